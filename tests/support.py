@@ -1,0 +1,138 @@
+"""Real processes for tests: a private redis-server and `bff` subcommands on free ports.
+
+Every helper here starts a real process and guarantees it is stopped; nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A TCP port that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 15.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on port {port} after {timeout}s")
+
+
+@dataclass
+class RedisServer:
+    port: int
+    process: subprocess.Popen
+    directory: Path
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port, decode_responses=False)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+def start_redis(extra_args: Sequence[str] = ()) -> RedisServer:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not on PATH: install Debian's redis-server (.ci/run does)")
+    directory = Path(tempfile.mkdtemp(prefix="bff-test-redis-"))
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(directory), *extra_args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_port(port, proc=proc)
+    return RedisServer(port=port, process=proc, directory=directory)
+
+
+@dataclass
+class BffProcess:
+    """A `bff ...` subcommand running as its own process, listening on `port`."""
+
+    port: int
+    process: subprocess.Popen
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://localhost:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_bff(args: Sequence[str], port: int, env: Mapping[str, str] | None = None,
+              ready_path: str = "/healthz", timeout: float = 30.0) -> BffProcess:
+    """Start `python -m bff.cli ARGS` and wait until `ready_path` answers 200."""
+    log_path = Path(tempfile.mkstemp(prefix="bff-test-", suffix=".log")[1])
+    full_env = {**os.environ, **(env or {})}
+    log = log_path.open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bff.cli", *args], env=full_env, stdout=log,
+        stderr=subprocess.STDOUT, cwd=ROOT,
+    )
+    log.close()
+    bff = BffProcess(port=port, process=proc, log_path=log_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"bff {' '.join(args)} exited early:\n{bff.log()}")
+        try:
+            if requests.get(f"{bff.url}{ready_path}", timeout=1).status_code == 200:
+                return bff
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    bff.stop()
+    raise TimeoutError(f"bff {' '.join(args)} not ready after {timeout}s:\n{bff.log()}")
+
+
+@contextmanager
+def running(process: BffProcess | RedisServer) -> Iterator[BffProcess | RedisServer]:
+    try:
+        yield process
+    finally:
+        process.stop()
