@@ -1,0 +1,61 @@
+"""``create_app``: wires settings, Redis, the OIDC client and the blueprints; nothing else."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from bff import endpoints, frontend, observability, proxy
+from bff.errors import BffError
+from bff.logins import PendingLogins
+from bff.oidc import OidcClient
+from bff.responses import error_response, http_error_response, unexpected_error_response
+from bff.runtime import Runtime
+from bff.sealing import Sealer
+from bff.security import BASE_HEADERS
+from bff.sessions import SessionStore
+from bff.settings import Settings, load_settings
+from bff.store import connect
+from bff.tokens import TokenManager
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the BFF; without arguments, settings come from ``BFF_CONFIG`` and ``BFF_*``."""
+    settings = settings or load_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    observability.install_log_redaction()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = None
+    sealer = Sealer(settings.secret_keys)
+    client = connect(settings.redis_url)
+    oidc = OidcClient(settings)
+    store = SessionStore(client, sealer, settings)
+    app.extensions["bff"] = Runtime(
+        settings=settings,
+        store=store,
+        oidc=oidc,
+        tokens=TokenManager(store, oidc, settings, sealer),
+        routes=proxy.RouteTable(settings.routes),
+        proxy=proxy.Proxy(),
+        logins=PendingLogins(client, sealer, settings.login_timeout),
+    )
+    app.register_blueprint(observability.blueprint)
+    app.register_blueprint(endpoints.blueprint)
+    app.register_blueprint(proxy.blueprint)
+    if settings.frontend_dir:
+        app.register_blueprint(frontend.create_blueprint(settings.frontend_dir))
+    app.register_error_handler(BffError, error_response)
+    app.register_error_handler(HTTPException, http_error_response)
+    app.register_error_handler(Exception, unexpected_error_response)
+    app.after_request(_security_headers)
+    return app
+
+
+def _security_headers(response: Response) -> Response:
+    for name, value in BASE_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.path.startswith("/bff/"):
+        response.headers["Cache-Control"] = "no-store"
+    return response

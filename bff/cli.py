@@ -1,0 +1,115 @@
+"""The ``bff`` console script."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from bff.settings import SettingsError
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from bff.app import create_app
+    from bff.serving import serve
+    from bff.settings import load_settings
+
+    serve(create_app(load_settings(args.config)), args.port, host=args.host)
+    return 0
+
+
+def _authserver(args: argparse.Namespace) -> int:
+    if args.action == "rotate-keys":
+        from bff.authserver.keys import rotate_keys
+        from bff.authserver.settings import load_settings
+
+        print(f"new signing key: {rotate_keys(load_settings(args.config))}")
+        return 0
+    from bff.authserver import serve
+
+    serve(args.config, args.port)
+    return 0
+
+
+def _demo_api(args: argparse.Namespace) -> int:
+    from bff.resource import serve_demo_api
+
+    serve_demo_api(args.issuer, args.port, audience=args.audience)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from bff.demo import run_demo
+
+    return run_demo(args.port)
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    from bff.checks import check_config
+
+    return check_config(args.config)
+
+
+def _generate_key(args: argparse.Namespace) -> int:
+    from bff.settings import generate_secret_key
+
+    print(generate_secret_key())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bff",
+        description="Backend-for-Frontend: OAuth2/OIDC done server-side; the SPA holds one "
+                    "HttpOnly cookie.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="run the whole demo: authorization server, demo API, BFF "
+                                       "and SPA (http://localhost:8000)")
+    demo.add_argument("--port", type=int, default=8000,
+                      help="BFF port; the authorization server uses P+1, the demo API P+2")
+    demo.set_defaults(func=_demo)
+
+    serve = sub.add_parser("serve", help="run the BFF (development server; production: "
+                                         "gunicorn \"bff.app:create_app()\")")
+    serve.add_argument("--config", help="TOML settings file (default: $BFF_CONFIG)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.set_defaults(func=_serve)
+
+    auth = sub.add_parser("authserver", help="run the reference authorization server")
+    auth.add_argument("action", nargs="?", choices=["serve", "rotate-keys"], default="serve",
+                      help="serve (default) or rotate-keys: a new key signs, old ones stay "
+                           "published until their tokens expire")
+    auth.add_argument("--config", help="TOML file (default: config/authserver.toml)")
+    auth.add_argument("--port", type=int, default=8001)
+    auth.set_defaults(func=_authserver)
+
+    api = sub.add_parser("demo-api", help="run the demo orders API (a resource server)")
+    api.add_argument("--issuer", default="http://localhost:8001")
+    api.add_argument("--audience", default="demo-api")
+    api.add_argument("--port", type=int, default=8002)
+    api.set_defaults(func=_demo_api)
+
+    check = sub.add_parser("check-config", help="validate settings, reach Redis and the "
+                                                "provider; exit 0 only when ready")
+    check.add_argument("--config", help="TOML settings file (default: $BFF_CONFIG)")
+    check.set_defaults(func=_check_config)
+
+    key = sub.add_parser("generate-key", help="print a new key for BFF_SECRET_KEYS")
+    key.set_defaults(func=_generate_key)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except SettingsError as exc:
+        print(f"bff: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

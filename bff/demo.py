@@ -1,0 +1,200 @@
+"""``bff demo``: the whole stack from one command, and stopped cleanly on Ctrl-C.
+
+Redis is ``BFF_REDIS_URL`` when set, else a private ``redis-server`` in a temporary directory.
+The demo's config files name ports 8000-8002; for ``--port P`` they are rendered with P, P+1, P+2.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from types import FrameType
+
+import requests
+
+from bff.settings import generate_secret_key
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+DEMO_PORTS = ("8000", "8001", "8002")
+DEMO_USERS = (
+    ("alice", "wonderland", "orders:read orders:write"),
+    ("bob", "builder", "orders:read"),
+)
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def render_config(source: Path, target: Path, port: int) -> Path:
+    """Copy a demo config, replacing the demo ports 8000-8002 by port, port+1, port+2."""
+    text = source.read_text()
+    for offset, demo_port in enumerate(DEMO_PORTS):
+        text = text.replace(f"localhost:{demo_port}", f"localhost:{port + offset}")
+        text = text.replace(f"127.0.0.1:{demo_port}", f"127.0.0.1:{port + offset}")
+    target.write_text(text)
+    return target
+
+
+@contextmanager
+def private_redis(directory: Path) -> Iterator[str]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise DemoError("redis-server was not found on PATH: install it (Debian: apt-get install "
+                        "redis-server) or set BFF_REDIS_URL to a Redis you run")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(directory)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for_port(port, proc, "redis-server")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        _stop(proc)
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen, name: str, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise DemoError(f"{name} exited with code {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise DemoError(f"{name} did not start listening on port {port}")
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, name: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise DemoError(f"{name} exited with code {proc.returncode}; see its output above")
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise DemoError(f"{name} did not become healthy at {url}")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextmanager
+def _child(args: list[str], env: Mapping[str, str], health_url: str, name: str) -> Iterator[None]:
+    proc = subprocess.Popen([sys.executable, "-m", "bff.cli", *args], env=dict(env),
+                            cwd=PACKAGE_ROOT)
+    try:
+        _wait_healthy(health_url, proc, name)
+        yield
+    finally:
+        _stop(proc)
+
+
+def run_demo(port: int) -> int:
+    for offset in range(3):
+        if not _port_is_free(port + offset):
+            print(f"bff demo: port {port + offset} is in use; choose another with --port",
+                  file=sys.stderr)
+            return 2
+    issuer = f"http://localhost:{port + 1}"
+    stop_requested = False
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    try:
+        with ExitStack() as stack:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bff-demo-")))
+            redis_url = os.environ.get("BFF_REDIS_URL") or stack.enter_context(
+                private_redis(workdir))
+            env = {
+                **os.environ,
+                "BFF_REDIS_URL": redis_url,
+                "BFF_AUTHSERVER_REDIS_URL": os.environ.get("BFF_AUTHSERVER_REDIS_URL", redis_url),
+                "BFF_AUTHSERVER_ISSUER": issuer,
+                "BFF_AUTHSERVER_KEY_DIR": os.environ.get(
+                    "BFF_AUTHSERVER_KEY_DIR", str(PACKAGE_ROOT / "var" / "demo" / "keys")),
+                "BFF_BASE_URL": f"http://localhost:{port}",
+                "BFF_ISSUER": issuer,
+                "BFF_SECRET_KEYS": os.environ.get("BFF_SECRET_KEYS") or generate_secret_key(),
+                "BFF_FRONTEND_DIR": str(PACKAGE_ROOT / "frontend"),
+                "PYTHONUNBUFFERED": "1",
+            }
+            config = PACKAGE_ROOT / "config"
+            auth_config = render_config(config / "authserver.toml", workdir / "authserver.toml",
+                                        port)
+            bff_config = render_config(config / "bff.toml", workdir / "bff.toml", port)
+            stack.enter_context(_child(
+                ["authserver", "--config", str(auth_config), "--port", str(port + 1)], env,
+                f"{issuer}/healthz", "authorization server"))
+            stack.enter_context(_child(
+                ["demo-api", "--issuer", issuer, "--port", str(port + 2)], env,
+                f"http://127.0.0.1:{port + 2}/healthz", "demo API"))
+            stack.enter_context(_child(
+                ["serve", "--config", str(bff_config), "--port", str(port)], env,
+                f"http://127.0.0.1:{port}/healthz", "BFF"))
+            _print_banner(port, redis_url if "BFF_REDIS_URL" in os.environ else "private")
+            signal.signal(signal.SIGTERM, request_stop)
+            signal.signal(signal.SIGINT, request_stop)
+            while not stop_requested:
+                time.sleep(0.2)
+            print("\nstopping the demo...", flush=True)
+    except DemoError as exc:
+        print(f"bff demo: {exc}", file=sys.stderr)
+        return 1
+    print("demo stopped", flush=True)
+    return 0
+
+
+def _print_banner(port: int, redis: str) -> None:
+    lines = [
+        "",
+        f"  bff demo is running: open http://localhost:{port}",
+        "",
+        f"  authorization server  http://localhost:{port + 1}",
+        f"  demo API              http://localhost:{port + 2}",
+        f"  Redis                 {'a private redis-server' if redis == 'private' else redis}",
+        "",
+        "  demo users:",
+        *(f"    {user:<6} / {password:<11} {scopes}" for user, password, scopes in DEMO_USERS),
+        "",
+        "  press Ctrl-C to stop",
+        "",
+    ]
+    print("\n".join(lines), flush=True)

@@ -1,0 +1,190 @@
+"""The /bff/* management endpoints: login, callback, user, logout, back-channel logout."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import time
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, redirect, request
+
+from bff.errors import BadRequest, CsrfRejected, LoginFailed, LoginRequired
+from bff.logins import BINDING_COOKIE, PendingLogin, binding_digest, new_binding
+from bff.runtime import current_session, runtime
+from bff.security import csrf_problem, is_cross_site_navigation, is_safe_return_url
+from bff.sessions import Session, clear_session_cookie, set_session_cookie
+from bff.store import store_errors
+from bff.tokens import token_set
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("bff", __name__, url_prefix="/bff")
+
+PROMPTS = ("none", "login")
+SILENT_LOGIN_ERRORS = ("login_required", "interaction_required", "consent_required",
+                       "account_selection_required")
+
+
+def logout_code(session: Session) -> str:
+    """A per-session value for the GET logout link: another site cannot know it."""
+    return hashlib.sha256(f"{session.handle}:logout".encode()).hexdigest()[:32]
+
+
+def require_csrf() -> None:
+    problem = csrf_problem(request.headers, runtime().settings.origin)
+    if problem:
+        raise CsrfRejected(f"Refused: {problem}.")
+
+
+@blueprint.get("/login")
+def login() -> Response:
+    rt = runtime()
+    return_url = request.args.get("returnUrl", "/")
+    if not is_safe_return_url(return_url):
+        raise BadRequest("returnUrl must be a path on this site, such as /orders.")
+    prompt = request.args.get("prompt")
+    if prompt is not None and prompt not in PROMPTS:
+        raise BadRequest(f"prompt must be one of {', '.join(PROMPTS)}.")
+    start = rt.oidc.start_login(prompt)
+    binding = request.cookies.get(BINDING_COOKIE) or new_binding()
+    rt.logins.save(PendingLogin(
+        state=start.state, nonce=start.nonce, code_verifier=start.code_verifier,
+        return_url=return_url, binding_digest=binding_digest(binding),
+    ))
+    response = redirect(start.url, code=302)
+    response.set_cookie(
+        BINDING_COOKIE, binding, max_age=rt.settings.login_timeout, path="/bff/callback",
+        secure=rt.settings.is_https, httponly=True, samesite="Lax",
+    )
+    return response
+
+
+@blueprint.get("/callback")
+def callback() -> Response:
+    rt = runtime()
+    state = request.args.get("state")
+    if not state:
+        raise LoginFailed("The login response carries no state; please start again.")
+    pending = rt.logins.take(state, request.cookies.get(BINDING_COOKIE))
+    if pending is None:
+        raise LoginFailed(
+            "This login was not started in this browser, was already used, or has expired. "
+            "Please start again."
+        )
+    error = request.args.get("error")
+    if error:
+        if error in SILENT_LOGIN_ERRORS:
+            return redirect(pending.return_url, code=302)
+        raise LoginFailed(f"The identity provider did not log you in ({error[:64]}).")
+    meta = rt.oidc.metadata()
+    issuer = request.args.get("iss")
+    if issuer is not None and issuer != meta.issuer:
+        raise LoginFailed("The login response comes from another issuer (mix-up refused).")
+    if issuer is None and meta.iss_parameter_supported:
+        raise LoginFailed("The login response lacks the issuer its provider promises to send.")
+    code = request.args.get("code")
+    if not code:
+        raise LoginFailed("The login response carries no authorization code.")
+    tokens = rt.oidc.exchange_code(code, pending.code_verifier)
+    if not tokens.id_token:
+        raise LoginFailed("The identity provider returned no ID token.")
+    claims = rt.oidc.validate_id_token(tokens.id_token, pending.nonce)
+    previous = request.cookies.get(rt.settings.cookie_name)
+    if previous:
+        stale = rt.store.load(previous, slide=False)
+        if stale is not None:
+            rt.store.delete(stale.handle)
+    kept = {k: v for k, v in claims.items() if k in rt.settings.user_claims}
+    session_id, session = rt.store.create(
+        token_set(tokens, None, time.time()), sub=str(claims["sub"]), sid=claims.get("sid"),
+        claims=kept,
+    )
+    log.info("login sub=%s session=%s", session.sub, session.handle[:12])
+    response = redirect(pending.return_url, code=302)
+    set_session_cookie(response, rt.settings, session_id)
+    response.delete_cookie(BINDING_COOKIE, path="/bff/callback", secure=rt.settings.is_https,
+                           httponly=True, samesite="Lax")
+    return response
+
+
+@blueprint.get("/user")
+def user() -> Response:
+    require_csrf()
+    slide = request.args.get("slide", "true").lower() != "false"
+    session = current_session(slide=slide)
+    if session is None:
+        raise LoginRequired("You are not logged in.")
+    body: dict[str, Any] = dict(session.claims)
+    body.update(
+        sub=session.sub,
+        scope=" ".join(session.tokens.scope),
+        session_expires_at=int(session.session_expires_at),
+        logout_url=f"/bff/logout?sid={logout_code(session)}",
+    )
+    return jsonify(body)
+
+
+@blueprint.post("/logout")
+def logout_post() -> Response:
+    require_csrf()
+    response = jsonify({"redirect": _end_session(current_session(slide=False))})
+    clear_session_cookie(response, runtime().settings)
+    return response
+
+
+@blueprint.get("/logout")
+def logout_get() -> Response:
+    rt = runtime()
+    session = current_session(slide=False)
+    if session is not None:
+        presented = request.args.get("sid", "")
+        if is_cross_site_navigation(request.headers, rt.settings.origin) or \
+                not hmac.compare_digest(presented, logout_code(session)):
+            raise CsrfRejected("This logout link is not valid for your session.")
+    response = redirect(_end_session(session), code=302)
+    clear_session_cookie(response, rt.settings)
+    return response
+
+
+def _end_session(session: Session | None) -> str:
+    """Delete the session, revoke its refresh token, and say where the browser goes next."""
+    rt = runtime()
+    landing = f"{rt.settings.base_url}{rt.settings.post_logout_redirect_path}"
+    if session is None:
+        return rt.settings.post_logout_redirect_path
+    rt.store.delete(session.handle)
+    if session.tokens.refresh_token:
+        rt.oidc.revoke(session.tokens.refresh_token)
+    log.info("logout sub=%s session=%s", session.sub, session.handle[:12])
+    return rt.oidc.end_session_url(session.tokens.id_token, landing) or \
+        rt.settings.post_logout_redirect_path
+
+
+@blueprint.post("/backchannel-logout")
+def backchannel_logout() -> Response:
+    rt = runtime()
+    logout_token = request.form.get("logout_token")
+    if not logout_token:
+        raise BadRequest("logout_token is required.")
+    try:
+        claims = rt.oidc.validate_logout_token(logout_token)
+    except LoginFailed as exc:
+        raise BadRequest(exc.description) from exc
+    replay_key = f"bff:logout-jti:{{{hashlib.sha256(str(claims['jti']).encode()).hexdigest()}}}"
+    with store_errors():
+        first_time = rt.store.redis.set(replay_key, b"1", nx=True, ex=3600)
+    if not first_time:
+        raise BadRequest("This logout token was already used.")
+    sub, sid = claims.get("sub"), claims.get("sid")
+    handles = rt.store.handles_for(sid=sid) if sid else rt.store.handles_for(sub=sub)
+    ended = 0
+    for handle in handles:
+        session = rt.store.load_handle(handle)
+        if session is None or (sub and session.sub != sub) or rt.store.delete(handle) is None:
+            continue
+        ended += 1
+        if session.tokens.refresh_token:
+            rt.oidc.revoke(session.tokens.refresh_token)
+    log.info("backchannel logout ended %d session(s)", ended)
+    return Response(status=200, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,123 @@
+"""Every error the BFF shows to a browser or an API caller.
+
+One tree, each class knowing its OAuth-style ``error`` code and HTTP status; ``bff.endpoints``
+turns any of them into JSON (XHR and API calls) or a readable page (navigations)::
+
+    BffError
+    ├── BadRequest (400 invalid_request)
+    │   ├── UnsafeReturnUrl (400 invalid_return_url)
+    │   └── PathRejected (400 invalid_path)
+    ├── LoginRequired (401 login_required)
+    ├── Forbidden (403 access_denied)
+    │   ├── CsrfRejected (403 csrf_rejected)
+    │   └── InsufficientScope (403 insufficient_scope)
+    ├── NotFound (404 not_found)
+    ├── MethodNotAllowed (405 method_not_allowed)
+    ├── PayloadTooLarge (413 payload_too_large)
+    ├── LoginFailed (400 login_failed): the provider refused or the callback was not valid
+    ├── ProviderUnavailable (503 provider_unavailable)
+    ├── SessionStoreUnavailable (503 session_store_unavailable)
+    ├── UpstreamUnavailable (502 upstream_unavailable)
+    └── UpstreamTimeout (504 upstream_timeout)
+
+Descriptions are shown to users: they never carry a token, a cookie or a secret.
+"""
+
+from __future__ import annotations
+
+
+class BffError(Exception):
+    code = "server_error"
+    status = 500
+    title = "Something went wrong"
+
+    def __init__(self, description: str = "", *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(description)
+        self.description = description or self.title
+        self.headers = headers or {}
+
+
+class BadRequest(BffError):
+    code = "invalid_request"
+    status = 400
+    title = "The request is not valid"
+
+
+class UnsafeReturnUrl(BadRequest):
+    code = "invalid_return_url"
+    title = "The return address is not allowed"
+
+
+class PathRejected(BadRequest):
+    code = "invalid_path"
+    title = "The path is not allowed"
+
+
+class LoginRequired(BffError):
+    code = "login_required"
+    status = 401
+    title = "Please log in"
+
+
+class Forbidden(BffError):
+    code = "access_denied"
+    status = 403
+    title = "Access denied"
+
+
+class CsrfRejected(Forbidden):
+    code = "csrf_rejected"
+    title = "Cross-site request refused"
+
+
+class InsufficientScope(Forbidden):
+    code = "insufficient_scope"
+    title = "Your session does not allow this"
+
+
+class NotFound(BffError):
+    code = "not_found"
+    status = 404
+    title = "Not found"
+
+
+class MethodNotAllowed(BffError):
+    code = "method_not_allowed"
+    status = 405
+    title = "Method not allowed"
+
+
+class PayloadTooLarge(BffError):
+    code = "payload_too_large"
+    status = 413
+    title = "The request body is too large"
+
+
+class LoginFailed(BffError):
+    code = "login_failed"
+    status = 400
+    title = "Login failed"
+
+
+class ProviderUnavailable(BffError):
+    code = "provider_unavailable"
+    status = 503
+    title = "The identity provider cannot be reached"
+
+
+class SessionStoreUnavailable(BffError):
+    code = "session_store_unavailable"
+    status = 503
+    title = "The session store cannot be reached"
+
+
+class UpstreamUnavailable(BffError):
+    code = "upstream_unavailable"
+    status = 502
+    title = "The API cannot be reached"
+
+
+class UpstreamTimeout(BffError):
+    code = "upstream_timeout"
+    status = 504
+    title = "The API did not answer in time"

@@ -1,0 +1,281 @@
+"""The relying-party side of OpenID Connect: discovery, the authorize URL, code exchange,
+ID-token validation, refresh, revocation and end-session.
+
+Protocol messages go through Authlib's OAuth2 client; ID tokens are validated with PyJWT against
+the provider's JWKS with an explicit asymmetric algorithm allow-list (``alg: none`` and
+HMAC-with-the-public-key are refused by construction).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import jwt
+import requests
+from authlib.common.security import generate_token
+from authlib.integrations.base_client import OAuthError
+from authlib.integrations.requests_client import OAuth2Session
+
+from bff.errors import LoginFailed, ProviderUnavailable
+from bff.settings import Settings
+
+DISCOVERY_TTL = 3600.0
+CLOCK_LEEWAY = 60
+LOGOUT_TOKEN_MAX_AGE = 300
+BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+OIDC_SCOPES = frozenset({"openid", "profile", "email", "address", "phone", "offline_access"})
+
+
+class RefreshRejected(Exception):
+    """The provider answered ``invalid_grant``: the refresh token is dead, the session too."""
+
+
+@dataclass(frozen=True)
+class ProviderMetadata:
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    jwks_uri: str
+    end_session_endpoint: str | None
+    revocation_endpoint: str | None
+    iss_parameter_supported: bool
+    id_token_algorithms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TokenResponse:
+    access_token: str
+    refresh_token: str | None
+    id_token: str | None
+    expires_in: int
+    scope: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LoginRequest:
+    """What must be remembered between /bff/login and /bff/callback, per ``state``."""
+
+    state: str
+    nonce: str
+    code_verifier: str
+    url: str
+
+
+class OidcClient:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._http = requests.Session()
+        self._metadata: ProviderMetadata | None = None
+        self._metadata_at = 0.0
+        self._lock = threading.Lock()
+        self._jwks: jwt.PyJWKClient | None = None
+
+    def metadata(self) -> ProviderMetadata:
+        """Discovery, cached for an hour; the document must name our configured issuer."""
+        with self._lock:
+            if self._metadata is None or time.monotonic() - self._metadata_at > DISCOVERY_TTL:
+                self._metadata = self._discover()
+                self._metadata_at = time.monotonic()
+                self._jwks = jwt.PyJWKClient(self._metadata.jwks_uri, cache_jwk_set=True,
+                                             lifespan=DISCOVERY_TTL,
+                                             timeout=int(self._settings.provider_timeout))
+            return self._metadata
+
+    def _discover(self) -> ProviderMetadata:
+        url = f"{self._settings.issuer}/.well-known/openid-configuration"
+        try:
+            response = self._http.get(url, timeout=self._settings.provider_timeout)
+            response.raise_for_status()
+            doc = response.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise ProviderUnavailable(
+                f"The identity provider's discovery document at {url} could not be read."
+            ) from exc
+        if doc.get("issuer", "").rstrip("/") != self._settings.issuer:
+            raise ProviderUnavailable(
+                "The identity provider's discovery document names another issuer; refusing it."
+            )
+        allowed = tuple(a for a in doc.get("id_token_signing_alg_values_supported", ["RS256"])
+                        if a in self._settings.id_token_algorithms)
+        return ProviderMetadata(
+            issuer=doc["issuer"],
+            authorization_endpoint=doc["authorization_endpoint"],
+            token_endpoint=doc["token_endpoint"],
+            jwks_uri=doc["jwks_uri"],
+            end_session_endpoint=doc.get("end_session_endpoint"),
+            revocation_endpoint=doc.get("revocation_endpoint"),
+            iss_parameter_supported=bool(doc.get("authorization_response_iss_parameter_supported")),
+            id_token_algorithms=allowed or ("RS256",),
+        )
+
+    def _session(self) -> OAuth2Session:
+        return OAuth2Session(
+            client_id=self._settings.client_id,
+            client_secret=self._settings.client_secret,
+            scope=" ".join(self._settings.scopes),
+            redirect_uri=self._settings.redirect_uri,
+            code_challenge_method="S256",
+            token_endpoint_auth_method="client_secret_basic",
+        )
+
+    def start_login(self, prompt: str | None) -> LoginRequest:
+        meta = self.metadata()
+        nonce = generate_token(43)
+        verifier = generate_token(64)
+        extra = {"nonce": nonce}
+        if prompt:
+            extra["prompt"] = prompt
+        with self._session() as client:
+            url, state = client.create_authorization_url(
+                meta.authorization_endpoint, state=generate_token(43), code_verifier=verifier,
+                **extra,
+            )
+        return LoginRequest(state=state, nonce=nonce, code_verifier=verifier, url=url)
+
+    def exchange_code(self, code: str, code_verifier: str) -> TokenResponse:
+        meta = self.metadata()
+        try:
+            with self._session() as client:
+                token = client.fetch_token(
+                    meta.token_endpoint, grant_type="authorization_code", code=code,
+                    code_verifier=code_verifier, timeout=self._settings.provider_timeout,
+                )
+        except OAuthError as exc:
+            raise LoginFailed(f"The identity provider refused the login ({exc.error}).") from exc
+        except (requests.RequestException, ValueError) as exc:
+            raise ProviderUnavailable("The identity provider did not complete the login.") from exc
+        return _token_response(token)
+
+    def refresh(self, refresh_token: str) -> TokenResponse:
+        """Raises RefreshRejected on invalid_grant; ProviderUnavailable on anything transient."""
+        meta = self.metadata()
+        try:
+            with self._session() as client:
+                token = client.refresh_token(
+                    meta.token_endpoint, refresh_token=refresh_token,
+                    timeout=self._settings.provider_timeout,
+                )
+        except OAuthError as exc:
+            if exc.error in ("invalid_grant", "unauthorized_client", "invalid_client"):
+                raise RefreshRejected(exc.error) from exc
+            raise ProviderUnavailable("The identity provider refused to refresh.") from exc
+        except (requests.RequestException, ValueError) as exc:
+            raise ProviderUnavailable("The identity provider could not refresh the session.") \
+                from exc
+        return _token_response(token)
+
+    def client_credentials(self) -> TokenResponse:
+        """A token for the BFF itself, for routes whose token type is ``client``."""
+        meta = self.metadata()
+        try:
+            with self._session() as client:
+                token = client.fetch_token(
+                    meta.token_endpoint, grant_type="client_credentials",
+                    scope=" ".join(s for s in self._settings.scopes if s not in OIDC_SCOPES),
+                    timeout=self._settings.provider_timeout,
+                )
+        except OAuthError as exc:
+            raise ProviderUnavailable(
+                f"The identity provider refused a service token ({exc.error})."
+            ) from exc
+        except (requests.RequestException, ValueError) as exc:
+            raise ProviderUnavailable("The identity provider could not issue a service token.") \
+                from exc
+        return _token_response(token)
+
+    def revoke(self, token: str, hint: str = "refresh_token") -> bool:
+        """Best effort (RFC 7009): logout goes on when the provider cannot be reached."""
+        meta = self.metadata()
+        if not meta.revocation_endpoint:
+            return False
+        try:
+            with self._session() as client:
+                response = client.revoke_token(
+                    meta.revocation_endpoint, token=token, token_type_hint=hint,
+                    timeout=self._settings.provider_timeout,
+                )
+            return bool(response.ok)
+        except requests.RequestException:
+            return False
+
+    def validate_id_token(self, id_token: str, nonce: str | None) -> dict[str, Any]:
+        meta = self.metadata()
+        assert self._jwks is not None
+        try:
+            key = self._jwks.get_signing_key_from_jwt(id_token)
+            claims: dict[str, Any] = jwt.decode(
+                id_token, key=key.key, algorithms=list(meta.id_token_algorithms),
+                audience=self._settings.client_id, issuer=meta.issuer, leeway=CLOCK_LEEWAY,
+                options={"require": ["iss", "sub", "aud", "exp", "iat"]},
+            )
+        except jwt.PyJWKClientConnectionError as exc:
+            raise ProviderUnavailable("The identity provider's keys could not be read.") from exc
+        except jwt.PyJWTError as exc:
+            raise LoginFailed(f"The identity provider's ID token is not valid: {exc}") from exc
+        audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+        if len(audiences) > 1 and claims.get("azp") != self._settings.client_id:
+            raise LoginFailed("The ID token names other audiences without us as azp.")
+        if "azp" in claims and claims["azp"] != self._settings.client_id:
+            raise LoginFailed("The ID token was issued to another client (azp).")
+        if nonce is not None and claims.get("nonce") != nonce:
+            raise LoginFailed("The ID token's nonce does not match this login.")
+        return claims
+
+    def validate_logout_token(self, logout_token: str) -> dict[str, Any]:
+        """OIDC Back-Channel Logout 1.0, section 2.6; raises LoginFailed when not acceptable."""
+        meta = self.metadata()
+        assert self._jwks is not None
+        try:
+            if jwt.get_unverified_header(logout_token).get("typ") != "logout+jwt":
+                raise LoginFailed("The logout token's typ is not logout+jwt.")
+            key = self._jwks.get_signing_key_from_jwt(logout_token)
+            claims: dict[str, Any] = jwt.decode(
+                logout_token, key=key.key, algorithms=list(meta.id_token_algorithms),
+                audience=self._settings.client_id, issuer=meta.issuer, leeway=CLOCK_LEEWAY,
+                options={"require": ["iss", "aud", "iat", "jti", "events"]},
+            )
+        except jwt.PyJWKClientConnectionError as exc:
+            raise ProviderUnavailable("The identity provider's keys could not be read.") from exc
+        except jwt.PyJWTError as exc:
+            raise LoginFailed(f"The logout token is not valid: {exc}") from exc
+        events = claims.get("events")
+        if not isinstance(events, dict) or BACKCHANNEL_EVENT not in events:
+            raise LoginFailed("The logout token carries no back-channel logout event.")
+        if "nonce" in claims:
+            raise LoginFailed("A logout token must not carry a nonce.")
+        if not claims.get("sid") and not claims.get("sub"):
+            raise LoginFailed("The logout token names neither a sid nor a sub.")
+        if abs(time.time() - float(claims["iat"])) > LOGOUT_TOKEN_MAX_AGE:
+            raise LoginFailed("The logout token is too old.")
+        return claims
+
+    def end_session_url(self, id_token_hint: str | None,
+                        post_logout_redirect_uri: str) -> str | None:
+        try:
+            endpoint = self.metadata().end_session_endpoint
+        except ProviderUnavailable:
+            return None
+        if not endpoint:
+            return None
+        params = {"post_logout_redirect_uri": post_logout_redirect_uri,
+                  "client_id": self._settings.client_id}
+        if id_token_hint:
+            params["id_token_hint"] = id_token_hint
+        separator = "&" if "?" in endpoint else "?"
+        return f"{endpoint}{separator}{urlencode(params)}"
+
+
+def _token_response(token: dict[str, Any]) -> TokenResponse:
+    if token.get("token_type", "").lower() != "bearer" or not token.get("access_token"):
+        raise LoginFailed("The identity provider returned no bearer access token.")
+    return TokenResponse(
+        access_token=token["access_token"],
+        refresh_token=token.get("refresh_token"),
+        id_token=token.get("id_token"),
+        expires_in=int(token.get("expires_in", 300)),
+        scope=tuple(str(token.get("scope", "")).split()),
+    )

@@ -1,0 +1,40 @@
+"""The long-lived parts one BFF process shares between requests, and the session lookup."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from flask import current_app, request
+
+if TYPE_CHECKING:
+    from bff.logins import PendingLogins
+    from bff.oidc import OidcClient
+    from bff.proxy import Proxy, RouteTable
+    from bff.sessions import Session, SessionStore
+    from bff.settings import Settings
+    from bff.tokens import TokenManager
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    store: SessionStore
+    oidc: OidcClient
+    tokens: TokenManager
+    routes: RouteTable
+    proxy: Proxy
+    logins: PendingLogins
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["bff"]
+
+
+def current_session(*, slide: bool = True) -> Session | None:
+    """The session named by the request's cookie, if it still exists (one Redis round trip)."""
+    rt = runtime()
+    session_id = request.cookies.get(rt.settings.cookie_name)
+    if not session_id:
+        return None
+    return rt.store.load(session_id, slide=slide)

@@ -1,0 +1,231 @@
+"""The session cookie and the Redis session store; tokens inside are sealed at rest.
+
+The cookie holds a 256-bit random id. Redis never sees that id: keys use its SHA-256 (the
+*handle*), so a Redis dump cannot be replayed as a cookie either. A record is one JSON value
+carrying a version; every update is compare-and-set on that version, so a slow request can never
+write an older refresh token over a newer one. Expiry is left to Redis TTLs: idle timeout slides
+with ``GETEX`` on read (no record write), bounded by the absolute lifetime.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+import redis
+from flask import Response
+
+from bff.sealing import Sealer, SealError
+from bff.settings import Settings
+from bff.store import store_errors
+
+SESSION_ID_BYTES = 32
+
+# KEYS[1] record; ARGV: expected version, new value, ttl ms. 1 written, 0 conflict, -1 gone.
+_CAS_SCRIPT = """
+local current = redis.call('GET', KEYS[1])
+if not current then return -1 end
+if tonumber(cjson.decode(current)['v']) ~= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    access_token: str
+    refresh_token: str | None
+    id_token: str | None
+    access_expires_at: float
+    access_issued_at: float
+    scope: tuple[str, ...]
+
+    def __repr__(self) -> str:
+        return f"TokenSet(access_expires_at={self.access_expires_at}, scope={self.scope})"
+
+
+@dataclass(frozen=True)
+class Session:
+    """A decoded session record; ``handle`` is the hash of the cookie value."""
+
+    handle: str
+    version: int
+    sub: str
+    sid: str | None
+    claims: dict[str, Any]
+    created_at: float
+    expires_at: float
+    tokens: TokenSet
+    sealed_with_current_key: bool
+    idle_expires_at: float
+
+    @property
+    def session_expires_at(self) -> float:
+        """When the session ends if nothing else happens: idle or absolute, whichever first."""
+        return min(self.expires_at, self.idle_expires_at)
+
+
+def session_handle(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def record_key(handle: str) -> str:
+    return f"bff:{{{handle}}}:session"
+
+
+def lock_key(handle: str) -> str:
+    return f"bff:{{{handle}}}:lock"
+
+
+def index_key(kind: str, value: str) -> str:
+    digest = hashlib.sha256(value.encode()).hexdigest()
+    return f"bff:index:{kind}:{{{digest}}}"
+
+
+class SessionStore:
+    def __init__(self, client: redis.Redis, sealer: Sealer, settings: Settings) -> None:
+        self._redis = client
+        self._sealer = sealer
+        self._idle_ms = settings.session_idle_timeout * 1000
+        self._lifetime = settings.session_lifetime
+        self._cas = client.register_script(_CAS_SCRIPT)
+
+    @property
+    def redis(self) -> redis.Redis:
+        return self._redis
+
+    def create(self, tokens: TokenSet, sub: str, sid: str | None,
+               claims: dict[str, Any]) -> tuple[str, Session]:
+        """A brand-new session under a fresh id: ids are never reused across logins."""
+        session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
+        now = time.time()
+        session = Session(
+            handle=session_handle(session_id), version=1, sub=sub, sid=sid, claims=claims,
+            created_at=now, expires_at=now + self._lifetime, tokens=tokens,
+            sealed_with_current_key=True, idle_expires_at=now + self._idle_ms / 1000,
+        )
+        with store_errors():
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.set(record_key(session.handle), self._encode(session), px=self._ttl_ms(session),
+                     nx=True)
+            for kind, value in (("sub", sub), ("sid", sid)):
+                if value:
+                    pipe.sadd(index_key(kind, value), session.handle)
+                    pipe.expire(index_key(kind, value), self._lifetime)
+            pipe.execute()
+        return session_id, session
+
+    def load(self, session_id: str, *, slide: bool = True) -> Session | None:
+        """One round trip: read the record and, when sliding, push its idle expiry forward."""
+        handle = session_handle(session_id)
+        key = record_key(handle)
+        with store_errors():
+            if slide:
+                raw, ttl_ms = self._redis.getex(key, px=self._idle_ms), self._idle_ms
+            else:
+                pipe = self._redis.pipeline(transaction=False)
+                raw, ttl_ms = pipe.get(key).pttl(key).execute()
+            if raw is None:
+                return None
+            session = self._decode(handle, raw, time.time() + max(ttl_ms, 0) / 1000)
+            if session is None:
+                self.delete(handle)
+                return None
+            remaining = session.expires_at - time.time()
+            if remaining <= 0:
+                self.delete(handle)
+                return None
+            if slide and remaining * 1000 < self._idle_ms:
+                self._redis.pexpireat(key, int(session.expires_at * 1000))
+        return session
+
+    def load_handle(self, handle: str) -> Session | None:
+        with store_errors():
+            pipe = self._redis.pipeline(transaction=False)
+            raw, ttl_ms = pipe.get(record_key(handle)).pttl(record_key(handle)).execute()
+        return None if raw is None else self._decode(handle, raw, time.time() + ttl_ms / 1000)
+
+    def replace_tokens(self, session: Session, tokens: TokenSet) -> Session | None:
+        """Compare-and-set: None when another writer got there first or the session is gone."""
+        updated = replace(session, version=session.version + 1, tokens=tokens,
+                          sealed_with_current_key=True)
+        with store_errors():
+            written = self._cas(keys=[record_key(session.handle)],
+                                args=[session.version, self._encode(updated),
+                                      self._ttl_ms(updated)])
+        return updated if written == 1 else None
+
+    def delete(self, handle: str) -> Session | None:
+        """Remove a session and its index entries; returns what was deleted, if anything."""
+        with store_errors():
+            raw = self._redis.getdel(record_key(handle))
+            session = None if raw is None else self._decode(handle, raw, time.time())
+            if session is not None:
+                pipe = self._redis.pipeline(transaction=False)
+                for kind, value in (("sub", session.sub), ("sid", session.sid)):
+                    if value:
+                        pipe.srem(index_key(kind, value), handle)
+                pipe.execute()
+        return session
+
+    def handles_for(self, *, sub: str | None = None, sid: str | None = None) -> set[str]:
+        """Sessions to end for a back-channel logout naming a user, a provider session, or both."""
+        handles: set[str] = set()
+        with store_errors():
+            for kind, value in (("sub", sub), ("sid", sid)):
+                if value:
+                    handles |= {h.decode() for h in self._redis.smembers(index_key(kind, value))}
+        return handles
+
+    def _ttl_ms(self, session: Session) -> int:
+        remaining = int((session.expires_at - time.time()) * 1000)
+        return max(1, min(self._idle_ms, remaining))
+
+    def _encode(self, session: Session) -> bytes:
+        t = session.tokens
+        secret = json.dumps({"a": t.access_token, "r": t.refresh_token, "i": t.id_token})
+        return json.dumps({
+            "v": session.version, "sub": session.sub, "sid": session.sid,
+            "claims": session.claims, "created_at": session.created_at,
+            "expires_at": session.expires_at, "at_exp": t.access_expires_at,
+            "at_iat": t.access_issued_at, "scope": " ".join(t.scope),
+            "tok": self._sealer.seal(secret.encode(), f"{session.handle}:tokens"),
+        }, separators=(",", ":")).encode()
+
+    def _decode(self, handle: str, raw: bytes, idle_expires_at: float) -> Session | None:
+        record = json.loads(raw)
+        try:
+            secret = json.loads(self._sealer.open(record["tok"], f"{handle}:tokens"))
+        except SealError:
+            return None
+        return Session(
+            handle=handle, version=int(record["v"]), sub=record["sub"], sid=record.get("sid"),
+            claims=record.get("claims", {}), created_at=record["created_at"],
+            expires_at=record["expires_at"],
+            tokens=TokenSet(
+                access_token=secret["a"], refresh_token=secret.get("r"),
+                id_token=secret.get("i"), access_expires_at=record["at_exp"],
+                access_issued_at=record["at_iat"], scope=tuple(record["scope"].split()),
+            ),
+            sealed_with_current_key=self._sealer.is_current(record["tok"]),
+            idle_expires_at=idle_expires_at,
+        )
+
+
+def set_session_cookie(response: Response, settings: Settings, session_id: str) -> None:
+    """A session cookie (no Max-Age): the server-side record decides how long it lives."""
+    response.set_cookie(
+        settings.cookie_name, session_id, path="/", secure=settings.is_https, httponly=True,
+        samesite=settings.cookie_samesite,
+    )
+
+
+def clear_session_cookie(response: Response, settings: Settings) -> None:
+    response.delete_cookie(
+        settings.cookie_name, path="/", secure=settings.is_https, httponly=True,
+        samesite=settings.cookie_samesite,
+    )

@@ -1,0 +1,303 @@
+"""Typed BFF settings: a TOML file plus ``BFF_*`` environment variables, checked at start-up.
+
+A bad setting stops the process with a message a person can act on, never at the first request.
+Environment variables win over the file, so a TOML holding only ``[[routes]]`` plus the variables
+is a complete configuration for any OIDC provider.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import logging
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+log = logging.getLogger(__name__)
+
+TokenType = Literal["user", "client", "user-or-client", "user-or-none", "none"]
+TOKEN_TYPES: tuple[str, ...] = ("user", "client", "user-or-client", "user-or-none", "none")
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+DEFAULT_USER_CLAIMS = (
+    "sub", "name", "given_name", "family_name", "preferred_username", "email",
+    "email_verified", "picture", "locale",
+)
+KEY_BYTES = 32
+
+
+class SettingsError(ValueError):
+    """A setting is missing or inconsistent; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class SecretKey:
+    """An AES-256 key and the short id stored beside everything it encrypts."""
+
+    kid: str
+    key: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Route:
+    """One ``[[routes]]`` entry: what the SPA calls under /api and where it goes."""
+
+    prefix: str
+    upstream: str
+    methods: tuple[str, ...] = ("GET",)
+    token: TokenType = "user"
+    scopes: tuple[str, ...] = ()
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    max_body_bytes: int = 10 * 1024 * 1024
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Settings:
+    base_url: str
+    issuer: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    secret_keys: tuple[SecretKey, ...] = field(repr=False)
+    scopes: tuple[str, ...] = ("openid", "profile", "email", "offline_access")
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    refresh_skew: int = 60
+    routes: tuple[Route, ...] = ()
+    cookie_samesite: Literal["Lax", "Strict"] = "Lax"
+    session_idle_timeout: int = 3600
+    session_lifetime: int = 12 * 3600
+    login_timeout: int = 600
+    user_claims: tuple[str, ...] = DEFAULT_USER_CLAIMS
+    frontend_dir: str | None = None
+    post_logout_redirect_path: str = "/"
+    provider_timeout: float = 10.0
+    id_token_algorithms: tuple[str, ...] = ("RS256", "ES256", "PS256")
+
+    @property
+    def is_https(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @property
+    def cookie_name(self) -> str:
+        """``__Host-`` binds the cookie to this exact origin; browsers accept it only over https."""
+        return "__Host-bff" if self.is_https else "bff"
+
+    @property
+    def redirect_uri(self) -> str:
+        """Derived from the configured origin, never from the Host header."""
+        return f"{self.base_url}/bff/callback"
+
+    @property
+    def origin(self) -> str:
+        return self.base_url
+
+
+def decode_secret_key(text: str) -> SecretKey:
+    """A key is 32 random bytes, base64url-encoded (``bff generate-key`` prints one)."""
+    stripped = text.strip()
+    try:
+        raw = base64.urlsafe_b64decode(stripped + "=" * (-len(stripped) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise SettingsError(
+            "BFF_SECRET_KEYS: a key is not valid base64url; generate one with `bff generate-key`"
+        ) from exc
+    if len(raw) != KEY_BYTES:
+        raise SettingsError(
+            f"BFF_SECRET_KEYS: each key must be {KEY_BYTES} random bytes (base64url), "
+            f"got {len(raw)}; generate one with `bff generate-key`"
+        )
+    return SecretKey(kid=hashlib.sha256(raw).hexdigest()[:8], key=raw)
+
+
+def generate_secret_key() -> str:
+    return base64.urlsafe_b64encode(os.urandom(KEY_BYTES)).decode().rstrip("=")
+
+
+def _words(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(part for part in value.replace(",", " ").split() if part)
+    if isinstance(value, list | tuple):
+        return tuple(str(part) for part in value)
+    raise SettingsError(f"expected a list or a space-separated string, got {value!r}")
+
+
+def _origin(name: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(f"{name} must be an absolute http(s) URL, got {value!r}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise SettingsError(f"{name} must be an origin without path, query or fragment: {value!r}")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def parse_route(raw: Mapping[str, Any], index: int) -> Route:
+    where = f"[[routes]] #{index + 1}"
+    unknown = set(raw) - {
+        "prefix", "upstream", "methods", "token", "scopes", "connect_timeout", "read_timeout",
+        "max_body_bytes", "headers",
+    }
+    if unknown:
+        raise SettingsError(f"{where}: unknown keys {sorted(unknown)}")
+    prefix = str(raw.get("prefix", "")).rstrip("/")
+    if not prefix.startswith("/api/") or "//" in prefix or ".." in prefix:
+        raise SettingsError(f"{where}: prefix must start with /api/ and be clean: {prefix!r}")
+    upstream = str(raw.get("upstream", ""))
+    parts = urlsplit(upstream)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        raise SettingsError(f"{where}: upstream must be an http(s) URL without query: {upstream!r}")
+    methods = tuple(m.upper() for m in _words(raw.get("methods", ["GET"])))
+    bad = [m for m in methods if m not in HTTP_METHODS]
+    if bad or not methods:
+        raise SettingsError(f"{where}: methods must be among {HTTP_METHODS}, got {methods}")
+    token = str(raw.get("token", "user"))
+    if token not in TOKEN_TYPES:
+        raise SettingsError(f"{where}: token must be one of {TOKEN_TYPES}, got {token!r}")
+    headers = raw.get("headers", {})
+    if not isinstance(headers, Mapping):
+        raise SettingsError(f"{where}: headers must be a table of name = value")
+    return Route(
+        prefix=prefix,
+        upstream=upstream.rstrip("/"),
+        methods=methods,
+        token=token,  # type: ignore[arg-type]
+        scopes=_words(raw.get("scopes", [])),
+        connect_timeout=float(raw.get("connect_timeout", 5.0)),
+        read_timeout=float(raw.get("read_timeout", 30.0)),
+        max_body_bytes=int(raw.get("max_body_bytes", 10 * 1024 * 1024)),
+        headers=tuple((str(k), str(v)) for k, v in headers.items()),
+    )
+
+
+ENV_KEYS = {
+    "BFF_BASE_URL": "base_url",
+    "BFF_ISSUER": "issuer",
+    "BFF_CLIENT_ID": "client_id",
+    "BFF_CLIENT_SECRET": "client_secret",
+    "BFF_SCOPES": "scopes",
+    "BFF_REDIS_URL": "redis_url",
+    "BFF_SECRET_KEYS": "secret_keys",
+    "BFF_REFRESH_SKEW": "refresh_skew",
+    "BFF_COOKIE_SAMESITE": "cookie_samesite",
+    "BFF_SESSION_IDLE_TIMEOUT": "session_idle_timeout",
+    "BFF_SESSION_LIFETIME": "session_lifetime",
+    "BFF_FRONTEND_DIR": "frontend_dir",
+}
+
+
+def load_settings(path: str | os.PathLike[str] | None = None,
+                  environ: Mapping[str, str] | None = None) -> Settings:
+    """Read ``path`` (or ``BFF_CONFIG``), overlay ``BFF_*`` variables, validate everything."""
+    env = os.environ if environ is None else environ
+    path = path or env.get("BFF_CONFIG")
+    raw: dict[str, Any] = {}
+    base_dir = Path.cwd()
+    if path:
+        file = Path(path)
+        try:
+            raw = tomllib.loads(file.read_text())
+        except FileNotFoundError as exc:
+            raise SettingsError(f"config file not found: {file}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"config file {file} is not valid TOML: {exc}") from exc
+        base_dir = file.resolve().parent.parent if file.parent.name == "config" else file.parent
+    for env_name, key in ENV_KEYS.items():
+        if env.get(env_name):
+            raw[key] = env[env_name]
+    return build_settings(raw, base_dir)
+
+
+def build_settings(raw: Mapping[str, Any], base_dir: Path | None = None) -> Settings:
+    known = set(ENV_KEYS.values()) | {
+        "routes", "login_timeout", "user_claims", "post_logout_redirect_path", "provider_timeout",
+        "id_token_algorithms",
+    }
+    unknown = set(raw) - known
+    if unknown:
+        raise SettingsError(f"unknown settings {sorted(unknown)}; known: {sorted(known)}")
+    missing = [name for name, key in ENV_KEYS.items()
+               if key in ("base_url", "issuer", "client_id", "client_secret") and not raw.get(key)]
+    if missing:
+        raise SettingsError(f"missing settings: {', '.join(missing)} (or their TOML keys)")
+    keys_raw = raw.get("secret_keys")
+    if not keys_raw:
+        raise SettingsError(
+            "BFF_SECRET_KEYS is missing: tokens are encrypted at rest with it. "
+            "Generate a key with `bff generate-key` and set BFF_SECRET_KEYS=<key>"
+        )
+    keys = tuple(decode_secret_key(k) for k in _words(keys_raw))
+    samesite = str(raw.get("cookie_samesite", "Lax")).capitalize()
+    if samesite == "None":
+        raise SettingsError(
+            "cookie_samesite=None would send the session cookie on cross-site requests; "
+            "use Lax (default) or Strict"
+        )
+    if samesite not in ("Lax", "Strict"):
+        raise SettingsError(f"cookie_samesite must be Lax or Strict, got {samesite!r}")
+    frontend_dir = raw.get("frontend_dir")
+    if frontend_dir:
+        resolved = Path(frontend_dir)
+        if not resolved.is_absolute() and base_dir is not None:
+            resolved = base_dir / resolved
+        if not resolved.is_dir():
+            raise SettingsError(f"frontend_dir {str(resolved)!r} is not a directory")
+        frontend_dir = str(resolved)
+    routes = tuple(parse_route(r, i) for i, r in enumerate(raw.get("routes", [])))
+    prefixes = [r.prefix for r in routes]
+    if len(set(prefixes)) != len(prefixes):
+        raise SettingsError(f"two [[routes]] share a prefix: {prefixes}")
+    scopes = _words(raw.get("scopes", "openid profile email offline_access"))
+    if "openid" not in scopes:
+        raise SettingsError("scopes must include 'openid' (the BFF logs users in with OIDC)")
+    settings = Settings(
+        base_url=_origin("BFF_BASE_URL", str(raw["base_url"])),
+        issuer=str(raw["issuer"]).rstrip("/"),
+        client_id=str(raw["client_id"]),
+        client_secret=str(raw["client_secret"]),
+        secret_keys=keys,
+        scopes=scopes,
+        redis_url=str(raw.get("redis_url", "redis://127.0.0.1:6379/0")),
+        refresh_skew=int(raw.get("refresh_skew", 60)),
+        routes=routes,
+        cookie_samesite=samesite,  # type: ignore[arg-type]
+        session_idle_timeout=int(raw.get("session_idle_timeout", 3600)),
+        session_lifetime=int(raw.get("session_lifetime", 12 * 3600)),
+        login_timeout=int(raw.get("login_timeout", 600)),
+        user_claims=_words(raw.get("user_claims", DEFAULT_USER_CLAIMS)),
+        frontend_dir=frontend_dir or None,
+        post_logout_redirect_path=str(raw.get("post_logout_redirect_path", "/")),
+        provider_timeout=float(raw.get("provider_timeout", 10.0)),
+        id_token_algorithms=_words(raw.get("id_token_algorithms", ("RS256", "ES256", "PS256"))),
+    )
+    _check_consistency(settings)
+    return settings
+
+
+def _check_consistency(settings: Settings) -> None:
+    if settings.refresh_skew < 0:
+        raise SettingsError("BFF_REFRESH_SKEW must be zero or more seconds")
+    if settings.session_idle_timeout <= 0 or settings.session_lifetime <= 0:
+        raise SettingsError("session timeouts must be positive numbers of seconds")
+    if settings.session_idle_timeout > settings.session_lifetime:
+        raise SettingsError("session_idle_timeout cannot exceed session_lifetime")
+    if not settings.issuer.startswith(("https://", "http://")):
+        raise SettingsError(f"BFF_ISSUER must be an http(s) URL, got {settings.issuer!r}")
+    bad_algs = [a for a in settings.id_token_algorithms
+                if a.upper() == "NONE" or a.upper().startswith("HS")]
+    if bad_algs:
+        raise SettingsError(f"id_token_algorithms may not include {bad_algs}: asymmetric only")
+    if not settings.post_logout_redirect_path.startswith("/"):
+        raise SettingsError("post_logout_redirect_path must be a path on the BFF's origin")
+    if not settings.is_https:
+        host = urlsplit(settings.base_url).hostname or ""
+        if host not in ("localhost", "127.0.0.1", "::1"):
+            raise SettingsError(
+                f"BFF_BASE_URL {settings.base_url} is plain http on a non-local host: "
+                "the session cookie would travel unencrypted; use https"
+            )
+        log.warning("plain-http development mode: the session cookie is not Secure")
