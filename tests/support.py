@@ -5,6 +5,7 @@ Every helper here starts a real process and guarantees it is stopped; nothing is
 
 from __future__ import annotations
 
+import html.parser
 import os
 import shutil
 import signal
@@ -17,6 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urljoin
 
 import redis
 import requests
@@ -66,7 +68,7 @@ class RedisServer:
 def start_redis(extra_args: Sequence[str] = ()) -> RedisServer:
     binary = shutil.which("redis-server")
     if binary is None:
-        raise RuntimeError("redis-server is not on PATH: install Debian's redis-server (.ci/run does)")
+        raise RuntimeError("redis-server is not on PATH: install Debian's redis-server")
     directory = Path(tempfile.mkdtemp(prefix="bff-test-redis-"))
     port = free_port()
     proc = subprocess.Popen(
@@ -136,3 +138,111 @@ def running(process: BffProcess | RedisServer) -> Iterator[BffProcess | RedisSer
         yield process
     finally:
         process.stop()
+
+
+def free_port_run(count: int) -> int:
+    """The first of ``count`` consecutive free ports (the demo uses P, P+1, P+2)."""
+    for _ in range(200):
+        first = free_port()
+        if first + count >= 65535:
+            continue
+        ports = [first + i for i in range(count)]
+        sockets = []
+        try:
+            for port in ports:
+                sock = socket.socket()
+                sock.bind(("127.0.0.1", port))
+                sockets.append(sock)
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+        return first
+    raise RuntimeError("no run of free ports found")
+
+
+@dataclass
+class DemoStack:
+    """`bff demo` as a real process: BFF on `port`, authserver on port+1, demo API on port+2."""
+
+    port: int
+    process: BffProcess
+    redis: RedisServer
+
+    @property
+    def bff_url(self) -> str:
+        return f"http://localhost:{self.port}"
+
+    @property
+    def issuer(self) -> str:
+        return f"http://localhost:{self.port + 1}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://localhost:{self.port + 2}"
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+def start_demo(redis_server: RedisServer, env: Mapping[str, str] | None = None) -> DemoStack:
+    port = free_port_run(3)
+    key_dir = tempfile.mkdtemp(prefix="bff-test-keys-")
+    full_env = {"BFF_REDIS_URL": redis_server.url, "BFF_AUTHSERVER_KEY_DIR": key_dir,
+                **(env or {})}
+    process = start_bff(["demo", "--port", str(port)], port, env=full_env, timeout=60)
+    for offset in (1, 2):
+        wait_for_port(port + offset)
+    return DemoStack(port=port, process=process, redis=redis_server)
+
+
+class FormParser(html.parser.HTMLParser):
+    """The first <form> of a page: its action and its inputs' names and values."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action: str | None = None
+        self.fields: dict[str, str] = {}
+        self._in_form = False
+        self._done = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        if tag == "form" and not self._done:
+            self._in_form = True
+            self.action = values.get("action", "")
+        elif tag == "input" and self._in_form and values.get("name"):
+            self.fields[values["name"]] = values.get("value", "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form" and self._in_form:
+            self._in_form = False
+            self._done = True
+
+
+def parse_form(page: str) -> FormParser:
+    parser = FormParser()
+    parser.feed(page)
+    return parser
+
+
+def submit_login(browser: requests.Session, login_page: requests.Response, username: str,
+                 password: str) -> requests.Response:
+    """Post the provider's login form as a person would: its hidden fields plus credentials."""
+    form = parse_form(login_page.text)
+    if form.action is None:
+        raise AssertionError(f"no login form on {login_page.url}: {login_page.text[:300]}")
+    fields = {**form.fields, "username": username, "password": password}
+    return browser.post(urljoin(login_page.url, form.action), data=fields, allow_redirects=True)
+
+
+def log_in(browser: requests.Session, bff_url: str, username: str, password: str,
+           return_url: str = "/") -> requests.Response:
+    """The full login as a scripted browser: follow redirects, post the form, land back."""
+    page = browser.get(f"{bff_url}/bff/login", params={"returnUrl": return_url})
+    page.raise_for_status()
+    return submit_login(browser, page, username, password)
+
+
+XHR = {"X-CSRF": "1"}
