@@ -46,7 +46,7 @@ NEVER_UPSTREAM = frozenset({
     "x-real-ip", "x-request-id",
 })
 NEVER_DOWNSTREAM = frozenset({"set-cookie", "www-authenticate", "content-length"})
-FORBIDDEN_ENCODED = ("%2e", "%2f", "%5c", "%00")
+FORBIDDEN_ENCODED = ("%2e", "%2f", "%5c", "%00", "%252e", "%252f", "%255c", "%2500")
 
 
 @dataclass(frozen=True)
