@@ -44,6 +44,7 @@ const el = {
   ordersBody: $("orders-body"),
   ordersLoading: $("orders-loading"),
   emptyOrders: $("empty-orders"),
+  emptyOrdersTitle: $("empty-orders-title"),
   emptyOrdersText: $("empty-orders-text"),
   form: $("order-form"),
   fieldset: $("order-fieldset"),
@@ -202,10 +203,11 @@ async function loadOrders() {
     if (isLoginRequired(err)) return;
     el.ordersTable.hidden = true;
     el.emptyOrders.hidden = false;
+    el.emptyOrdersTitle.textContent = "Orders unavailable";
     el.emptyOrdersText.textContent =
       err instanceof BffError && err.status === 403
         ? "Your account is not allowed to see orders."
-        : "Orders could not be loaded.";
+        : "Orders could not be loaded. Try Refresh in a moment.";
     showError(err);
   } finally {
     el.ordersLoading.hidden = true;
@@ -218,6 +220,7 @@ function renderOrders(orders) {
   const empty = orders.length === 0;
   el.ordersTable.hidden = empty;
   el.emptyOrders.hidden = !empty;
+  el.emptyOrdersTitle.textContent = "No orders yet";
   el.emptyOrdersText.textContent = "Orders you place will show up here.";
 }
 
@@ -361,9 +364,11 @@ async function refreshSession() {
 }
 
 function onSessionExpiring(event) {
-  const minutes = Math.max(1, Math.round(event.detail.secondsLeft / 60));
+  const minutes = Math.floor(event.detail.secondsLeft / 60);
+  const left =
+    minutes < 1 ? "less than a minute" : `about ${minutes} minute${minutes === 1 ? "" : "s"}`;
   showNotice(
-    `Your session ends in about ${minutes} minute${minutes === 1 ? "" : "s"}.`,
+    `Your session ends in ${left}.`,
     "Stay signed in",
     async () => {
       const user = await refreshSession();
