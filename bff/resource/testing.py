@@ -8,7 +8,8 @@
 
 and mints RFC 9068 access tokens with its keys, so a service's tests need neither an
 authorization server nor mocks. Keys can be added, published and withdrawn to exercise rotation;
-tokens can be revoked so introspection reports them inactive.
+tokens can be revoked so introspection reports them inactive. ``TokenMint`` mints the same
+tokens with no server, for unit tests that hand its ``jwks()`` straight to a ``JwksCache``.
 """
 
 from __future__ import annotations
@@ -56,33 +57,16 @@ class SigningKey:
         return {**jwk, "kid": self.kid, "alg": self.alg, "use": "sig"}
 
 
-class LocalIssuer:
-    """Start with ``with LocalIssuer() as issuer:``; ``issuer.url`` is its issuer identifier."""
+class TokenMint:
+    """Keys and RFC 9068 access tokens for ``issuer``, with no server: for pure unit tests."""
 
-    def __init__(self, *, audience: str = "demo-api", client_id: str = "demo-api",
-                 client_secret: str = "demo-api-secret") -> None:
+    def __init__(self, issuer: str, *, audience: str = "demo-api") -> None:
+        self.issuer = issuer
         self.audience = audience
-        self.client_id = client_id
-        self._client_secret = client_secret
         self._lock = threading.Lock()
         self._published: dict[str, SigningKey] = {}
         self._minted: dict[str, dict[str, Any]] = {}
-        self._revoked: set[str] = set()
-        self.jwks_fetches = 0
-        self.introspections = 0
         self.default_key = self.new_key()
-        self._server = make_server("127.0.0.1", 0, self._make_app(), threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> LocalIssuer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
 
     def new_key(self, alg: str = "RS256", *, publish: bool = True) -> SigningKey:
         key = SigningKey.generate(alg)
@@ -98,6 +82,10 @@ class LocalIssuer:
         with self._lock:
             self._published.pop(key.kid, None)
 
+    def jwks(self) -> dict[str, Any]:
+        with self._lock:
+            return {"keys": [key.public_jwk() for key in self._published.values()]}
+
     def mint(self, sub: str = "alice", scope: str = "orders:read orders:write", *,
              key: SigningKey | None = None, lifetime: int = 300,
              claims: Mapping[str, Any] | None = None,
@@ -106,8 +94,9 @@ class LocalIssuer:
         key = key or self.default_key
         now = int(time.time())
         payload = {
-            "iss": self.url, "sub": sub, "aud": self.audience, "iat": now, "exp": now + lifetime,
-            "jti": secrets.token_urlsafe(12), "client_id": "bff", "scope": scope, **(claims or {}),
+            "iss": self.issuer, "sub": sub, "aud": self.audience, "iat": now,
+            "exp": now + lifetime, "jti": secrets.token_urlsafe(12), "client_id": "bff",
+            "scope": scope, **(claims or {}),
         }
         payload = {name: value for name, value in payload.items() if value is not None}
         headers = {"typ": "at+jwt", "kid": key.kid, **(header or {})}
@@ -117,6 +106,31 @@ class LocalIssuer:
         with self._lock:
             self._minted[token] = payload
         return token
+
+
+class LocalIssuer(TokenMint):
+    """Start with ``with LocalIssuer() as issuer:``; ``issuer.url`` is its issuer identifier."""
+
+    def __init__(self, *, audience: str = "demo-api", client_id: str = "demo-api",
+                 client_secret: str = "demo-api-secret") -> None:
+        self._server = make_server("127.0.0.1", 0, self._make_app(), threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        super().__init__(self.url, audience=audience)
+        self.client_id = client_id
+        self._client_secret = client_secret
+        self._revoked: set[str] = set()
+        self.jwks_fetches = 0
+        self.introspections = 0
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> LocalIssuer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
 
     def revoke(self, token: str) -> None:
         with self._lock:
@@ -149,8 +163,7 @@ class LocalIssuer:
         def jwks():
             with self._lock:
                 self.jwks_fetches += 1
-                keys = [key.public_jwk() for key in self._published.values()]
-            return {"keys": keys}
+            return self.jwks()
 
         @app.post("/introspect")
         def introspect():
