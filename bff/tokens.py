@@ -1,0 +1,230 @@
+"""A valid access token for a session, refreshed ahead of expiry, single-flight everywhere.
+
+Refresh is serialised per session by a Redis lock whose lease is renewed while the provider call
+is in flight, so it works across threads, processes and instances. Whoever waits re-reads the
+session after the lock and uses the token the winner stored; nobody refreshes with what they read
+before. Only ``invalid_grant`` ends a session; transient provider failures are retried and, while
+the old access token still works, do not even fail the request.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+import redis
+
+from bff.errors import LoginRequired, ProviderUnavailable
+from bff.oidc import OidcClient, RefreshRejected, TokenResponse
+from bff.sealing import Sealer
+from bff.sessions import Session, SessionStore, TokenSet, lock_key
+from bff.settings import Settings
+from bff.store import store_errors
+
+LOCK_LEASE_MS = 5000
+LOCK_WAIT_SECONDS = 20.0
+LOCK_POLL_SECONDS = 0.02
+PROVIDER_ATTEMPTS = 3
+PROVIDER_BACKOFF_SECONDS = 0.25
+CLIENT_TOKEN_MARGIN = 30
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+
+def is_refresh_due(tokens: TokenSet, now: float, skew: int) -> bool:
+    """Due within ``skew`` seconds of expiry; a skew longer than half the token's lifetime is
+    capped so that a long skew cannot cause a refresh on every request."""
+    lifetime = max(tokens.access_expires_at - tokens.access_issued_at, 0.0)
+    return now >= tokens.access_expires_at - min(float(skew), lifetime / 2)
+
+
+def token_set(response: TokenResponse, previous: TokenSet | None, now: float) -> TokenSet:
+    """Providers may omit a rotated refresh token or the ID token: keep what we had then."""
+    return TokenSet(
+        access_token=response.access_token,
+        refresh_token=response.refresh_token or (previous.refresh_token if previous else None),
+        id_token=response.id_token or (previous.id_token if previous else None),
+        access_expires_at=now + response.expires_in,
+        access_issued_at=now,
+        scope=response.scope or (previous.scope if previous else ()),
+    )
+
+
+class RedisLock:
+    """``SET NX PX`` with a lease renewed by a background thread while held."""
+
+    def __init__(self, client: redis.Redis, key: str, lease_ms: int = LOCK_LEASE_MS) -> None:
+        self._redis = client
+        self._key = key
+        self._lease_ms = lease_ms
+        self._token = secrets.token_hex(16)
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+
+    def acquire(self) -> bool:
+        if not self._redis.set(self._key, self._token, nx=True, px=self._lease_ms):
+            return False
+        self._renewer = threading.Thread(target=self._renew, daemon=True)
+        self._renewer.start()
+        return True
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self._lease_ms / 3000):
+            try:
+                self._redis.eval(_RENEW, 1, self._key, self._token, self._lease_ms)
+            except redis.RedisError:
+                return
+
+    def release(self) -> None:
+        self._stop.set()
+        try:
+            self._redis.eval(_RELEASE, 1, self._key, self._token)
+        except redis.RedisError:
+            pass  # the lease expires by itself
+
+    def wait_until_free(self, deadline: float) -> None:
+        while time.monotonic() < deadline and self._redis.exists(self._key):
+            time.sleep(LOCK_POLL_SECONDS)
+
+
+class TokenManager:
+    def __init__(self, store: SessionStore, oidc: OidcClient, settings: Settings,
+                 sealer: Sealer) -> None:
+        self._store = store
+        self._oidc = oidc
+        self._skew = settings.refresh_skew
+        self._client_id = settings.client_id
+        self._sealer = sealer
+        self._client_tokens: dict[str, tuple[str, float]] = {}
+        self._client_lock = threading.Lock()
+
+    def access_token(self, session: Session) -> tuple[Session, str]:
+        """The session's access token, refreshed first when it is due (the usual: no I/O)."""
+        if not is_refresh_due(session.tokens, time.time(), self._skew):
+            return session, session.tokens.access_token
+        return self._refresh_single_flight(session, rejected_token=None)
+
+    def refresh_after_rejection(self, session: Session, rejected_token: str) -> tuple[Session, str]:
+        """The upstream said ``invalid_token``: refresh unless someone already replaced it."""
+        return self._refresh_single_flight(session, rejected_token=rejected_token)
+
+    def _still_needs_refresh(self, current: Session, rejected_token: str | None) -> bool:
+        if rejected_token is not None:
+            return current.tokens.access_token == rejected_token
+        return is_refresh_due(current.tokens, time.time(), self._skew)
+
+    def _refresh_single_flight(self, session: Session,
+                               rejected_token: str | None) -> tuple[Session, str]:
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        with store_errors():
+            while True:
+                lock = RedisLock(self._store.redis, lock_key(session.handle))
+                if lock.acquire():
+                    try:
+                        return self._refresh_locked(session.handle, rejected_token)
+                    finally:
+                        lock.release()
+                lock.wait_until_free(deadline)
+                current = self._store.load_handle(session.handle)
+                if current is None:
+                    raise LoginRequired("Your session has ended; please log in again.")
+                if not self._still_needs_refresh(current, rejected_token):
+                    return current, current.tokens.access_token
+                if time.monotonic() >= deadline:
+                    raise ProviderUnavailable("Renewing your session took too long; please retry.")
+
+    def _refresh_locked(self, handle: str, rejected_token: str | None) -> tuple[Session, str]:
+        current = self._store.load_handle(handle)
+        if current is None:
+            raise LoginRequired("Your session has ended; please log in again.")
+        if not self._still_needs_refresh(current, rejected_token):
+            return current, current.tokens.access_token
+        if not current.tokens.refresh_token:
+            self._store.delete(handle)
+            raise LoginRequired("Your session has expired; please log in again.")
+        try:
+            response = self._refresh_with_retry(current.tokens.refresh_token)
+        except RefreshRejected as exc:
+            self._store.delete(handle)
+            raise LoginRequired("Your session has ended; please log in again.") from exc
+        except ProviderUnavailable:
+            if rejected_token is None and current.tokens.access_expires_at > time.time():
+                return current, current.tokens.access_token
+            raise
+        updated = self._store.replace_tokens(
+            current, token_set(response, current.tokens, time.time())
+        )
+        if updated is None:
+            raise LoginRequired("Your session has ended; please log in again.")
+        return updated, updated.tokens.access_token
+
+    def _refresh_with_retry(self, refresh_token: str) -> TokenResponse:
+        for attempt in range(PROVIDER_ATTEMPTS):
+            try:
+                return self._oidc.refresh(refresh_token)
+            except ProviderUnavailable:
+                if attempt == PROVIDER_ATTEMPTS - 1:
+                    raise
+                time.sleep(PROVIDER_BACKOFF_SECONDS * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def client_token(self) -> str:
+        """A client-credentials token shared by all processes, fetched once per expiry."""
+        now = time.time()
+        cached = self._client_tokens.get(self._client_id)
+        if cached and cached[1] - CLIENT_TOKEN_MARGIN > now:
+            return cached[0]
+        with self._client_lock, store_errors():
+            key = f"bff:client-token:{{{self._client_id}}}"
+            deadline = time.monotonic() + LOCK_WAIT_SECONDS
+            while True:
+                stored = self._read_client_token(key)
+                if stored is not None:
+                    self._client_tokens[self._client_id] = stored
+                    return stored[0]
+                lock = RedisLock(self._store.redis, f"{key}:lock")
+                if lock.acquire():
+                    try:
+                        stored = self._read_client_token(key) or self._fetch_client_token(key)
+                    finally:
+                        lock.release()
+                    self._client_tokens[self._client_id] = stored
+                    return stored[0]
+                lock.wait_until_free(deadline)
+                if time.monotonic() >= deadline:
+                    raise ProviderUnavailable("The service token could not be obtained in time.")
+
+    def _read_client_token(self, key: str) -> tuple[str, float] | None:
+        raw = self._store.redis.get(key)
+        if raw is None:
+            return None
+        record = json.loads(raw)
+        if record["exp"] - CLIENT_TOKEN_MARGIN <= time.time():
+            return None
+        return self._sealer.open(record["tok"], key).decode(), float(record["exp"])
+
+    def _fetch_client_token(self, key: str) -> tuple[str, float]:
+        response = self._oidc.client_credentials()
+        expires_at = time.time() + response.expires_in
+        record = {"tok": self._sealer.seal(response.access_token.encode(), key), "exp": expires_at}
+        ttl = max(1, response.expires_in - CLIENT_TOKEN_MARGIN)
+        self._store.redis.set(key, json.dumps(record), ex=ttl)
+        return response.access_token, expires_at
+
+
+@dataclass(frozen=True)
+class Attached:
+    """What the proxy sends upstream for one request."""
+
+    session: Session | None
+    token: str | None
