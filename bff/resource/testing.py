@@ -9,12 +9,17 @@
 and mints RFC 9068 access tokens with its keys, so a service's tests need neither an
 authorization server nor mocks. Keys can be added, published and withdrawn to exercise rotation;
 tokens can be revoked so introspection reports them inactive. ``TokenMint`` mints the same
-tokens with no server, for unit tests that hand its ``jwks()`` straight to a ``JwksCache``.
+tokens with no server, for unit tests that hand its ``jwks()`` straight to a ``JwksCache``;
+``forge_unsigned`` and ``forge_hmac_with_public_key`` build the two classic forgeries, so a
+service can prove it refuses them.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
+import json
 import secrets
 import threading
 import time
@@ -55,6 +60,34 @@ class SigningKey:
         else:
             jwk = ECAlgorithm.to_jwk(public, as_dict=True)
         return {**jwk, "kid": self.kid, "alg": self.alg, "use": "sig"}
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    return jwt.get_unverified_header(token), jwt.decode(token, options={"verify_signature": False})
+
+
+def forge_unsigned(token: str) -> str:
+    """The ``alg: none`` attack on a real token: same header and claims, no signature."""
+    header, payload = _unverified(token)
+    header.pop("alg", None)
+    return jwt.encode(payload, None, algorithm="none", headers=header)
+
+
+def forge_hmac_with_public_key(token: str, public_key: bytes) -> str:
+    """The algorithm-confusion attack: HS256 keyed with the issuer's *public* key.
+
+    Built by hand because PyJWT rightly refuses to HMAC with an asymmetric key.
+    """
+    header, payload = _unverified(token)
+    header["alg"] = "HS256"
+    segments = (_b64url(json.dumps(part).encode()) for part in (header, payload))
+    signing_input = ".".join(segments)
+    signature = hmac.new(public_key, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64url(signature)}"
 
 
 class TokenMint:
@@ -148,8 +181,9 @@ class LocalIssuer(TokenMint):
         auth = request.authorization
         if auth is None or auth.type != "basic" or auth.username is None or auth.password is None:
             return False
-        return (hmac.compare_digest(unquote(auth.username), self.client_id)
-                and hmac.compare_digest(unquote(auth.password), self._client_secret))
+        return (hmac.compare_digest(unquote(auth.username).encode(), self.client_id.encode())
+                and hmac.compare_digest(unquote(auth.password).encode(),
+                                        self._client_secret.encode()))
 
     def _make_app(self) -> Flask:
         app = Flask(__name__)
