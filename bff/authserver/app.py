@@ -1,0 +1,61 @@
+"""`create_app(settings)`: wires store, keys, Authlib server and views into a Flask app."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+from bff.authserver.backchannel import BackchannelLogout
+from bff.authserver.keys import KeyStore
+from bff.authserver.server import build_server
+from bff.authserver.settings import AuthServerSettings
+from bff.authserver.store import AuthStore
+from bff.authserver.views import Runtime, blueprint
+
+log = logging.getLogger(__name__)
+
+CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; "
+                           "frame-ancestors 'none'; base-uri 'none'")
+MAX_REQUEST_BYTES = 64 * 1024
+
+
+def create_app(settings: AuthServerSettings) -> Flask:
+    app = Flask("bff.authserver")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5,
+                                  socket_connect_timeout=5, health_check_interval=30)
+    keys = KeyStore(settings)
+    keys.ensure_signing_key()
+    store = AuthStore(client)
+    runtime = Runtime(settings=settings, store=store, keys=keys,
+                      server=build_server(settings, store, keys),
+                      backchannel=BackchannelLogout(settings, keys))
+    app.extensions["bff_authserver"] = runtime
+    app.register_blueprint(blueprint(runtime))
+    app.after_request(_security_headers)
+    app.register_error_handler(redis.RedisError, _store_unavailable)
+    app.register_error_handler(HTTPException, _http_error)
+    return app
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
+
+
+def _store_unavailable(error: redis.RedisError) -> tuple[Response, int]:
+    log.error("redis unavailable: %s", type(error).__name__)
+    return jsonify(error="temporarily_unavailable",
+                   error_description="The authorization server's store is unavailable."), 503
+
+
+def _http_error(error: HTTPException) -> tuple[Response, int]:
+    code = (error.name or "error").lower().replace(" ", "_")
+    return jsonify(error=code, error_description=error.description or ""), error.code or 500

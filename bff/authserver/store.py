@@ -1,0 +1,299 @@
+"""Everything the authorization server remembers, in Redis, so instances can run side by side.
+
+Keys (prefix ``bff:as:``; every secret value is stored only as its SHA-256):
+
+- ``code:<h>``            authorization code record, TTL = code lifetime, consumed with GETDEL
+- ``code-used:<h>``       tombstone of a consumed code -> its token family (replay revokes it)
+- ``nonce:<client>:<h>``  nonces already used by a client
+- ``rt:<h>``              refresh token record (``state`` active | rotated), TTL = its lifetime
+- ``family:<id>``         one login's chain of refresh tokens (``revoked`` flag)
+- ``family-jtis:<id>``    access-token jtis issued in a family (score = expiry)
+- ``revoked-jti:<jti>``   a revoked access token, until it would have expired
+- ``ps:<h>``              provider browser session (by hashed cookie value)
+- ``sid:<sid>``           provider session by its public ``sid``; ``sid-clients:`` and
+                          ``sid-families:`` list the clients and token families it issued to
+- ``fail-user:<u>``, ``fail-addr:<a>``  failed login counters for throttling
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+
+import redis
+
+PREFIX = "bff:as:"
+CODE_TOMBSTONE_TTL = 24 * 3600
+
+_ROTATE = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if state == 'active' then
+  redis.call('HSET', KEYS[1], 'state', 'rotated')
+  return 1
+end
+if state == false then return -1 end
+return 0
+"""
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def new_secret(nbytes: int = 32) -> str:
+    return secrets.token_urlsafe(nbytes)
+
+
+@dataclass(frozen=True)
+class AuthorizationCode:
+    """What a code stands for; implements Authlib's OIDC authorization-code protocol."""
+
+    client_id: str
+    redirect_uri: str
+    scope: str
+    sub: str
+    sid: str
+    auth_time: int
+    family_id: str
+    code_challenge: str
+    code_challenge_method: str
+    nonce: str = ""
+
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_nonce(self) -> str:
+        return self.nonce
+
+    def get_auth_time(self) -> int:
+        return self.auth_time
+
+    def get_acr(self) -> None:
+        return None
+
+    def get_amr(self) -> list[str]:
+        return ["pwd"]
+
+
+@dataclass(frozen=True)
+class RefreshToken:
+    """A stored refresh token; implements Authlib's token protocol."""
+
+    token_hash: str
+    family_id: str
+    client_id: str
+    sub: str
+    scope: str
+    sid: str
+    auth_time: int
+    issued_at: int
+    expires_at: int
+    state: str = "active"
+
+    def check_client(self, client: object) -> bool:
+        return getattr(client, "client_id", None) == self.client_id
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_expires_in(self) -> int:
+        return self.expires_at - self.issued_at
+
+    def is_expired(self) -> bool:
+        return self.expires_at <= time.time()
+
+    def is_revoked(self) -> bool:
+        return self.state != "active"
+
+
+@dataclass(frozen=True)
+class ProviderSession:
+    """The browser's login at the provider; `sid` is public, the cookie value never is."""
+
+    session_hash: str
+    csrf_token: str = field(repr=False)
+    sub: str = ""
+    sid: str = ""
+    auth_time: int = 0
+
+    @property
+    def logged_in(self) -> bool:
+        return bool(self.sub)
+
+
+class AuthStore:
+    def __init__(self, client: redis.Redis) -> None:
+        self.redis = client
+        self._rotate = client.register_script(_ROTATE)
+
+    # -- authorization codes ------------------------------------------------------------
+    def save_code(self, code: str, record: AuthorizationCode, ttl: int) -> None:
+        pipe = self.redis.pipeline()
+        pipe.set(_k("code", digest(code)), json.dumps(asdict(record)), ex=ttl)
+        if record.nonce:
+            pipe.set(_k("nonce", record.client_id, digest(record.nonce)), "1", ex=3600)
+        pipe.execute()
+
+    def nonce_used(self, client_id: str, nonce: str) -> bool:
+        return bool(self.redis.exists(_k("nonce", client_id, digest(nonce))))
+
+    def consume_code(self, code: str) -> tuple[AuthorizationCode | None, str | None]:
+        """The code's record, deleted so it works once; or the family of a replayed code."""
+        code_hash = digest(code)
+        pipe = self.redis.pipeline()
+        pipe.getdel(_k("code", code_hash))
+        pipe.get(_k("code-used", code_hash))
+        raw, tombstone = pipe.execute()
+        if raw is None:
+            return None, tombstone.decode() if tombstone else None
+        record = AuthorizationCode(**json.loads(raw))
+        self.redis.set(_k("code-used", code_hash), record.family_id, ex=CODE_TOMBSTONE_TTL)
+        return record, None
+
+    # -- refresh tokens and families ---------------------------------------------------
+    def save_refresh_token(self, token: str, record: RefreshToken) -> None:
+        ttl = max(1, record.expires_at - int(time.time()))
+        values = {k: str(v) for k, v in asdict(record).items()}
+        pipe = self.redis.pipeline()
+        pipe.hset(_k("rt", digest(token)), mapping=values)
+        pipe.expire(_k("rt", digest(token)), ttl)
+        pipe.hset(_k("family", record.family_id), mapping={
+            "client_id": record.client_id, "sub": record.sub, "sid": record.sid})
+        pipe.expire(_k("family", record.family_id), ttl)
+        if record.sid:
+            pipe.sadd(_k("sid-families", record.sid), record.family_id)
+            pipe.expire(_k("sid-families", record.sid), ttl, gt=True)
+            pipe.expire(_k("sid-families", record.sid), ttl, nx=True)
+        pipe.execute()
+
+    def refresh_token(self, token: str) -> RefreshToken | None:
+        raw = self.redis.hgetall(_k("rt", digest(token)))
+        if not raw:
+            return None
+        data = {k.decode(): v.decode() for k, v in raw.items()}
+        for name in ("auth_time", "issued_at", "expires_at"):
+            data[name] = int(data[name])  # type: ignore[assignment]
+        return RefreshToken(**data)  # type: ignore[arg-type]
+
+    def rotate_refresh_token(self, token_hash: str) -> bool:
+        """Mark a refresh token used, atomically: True only for the first caller."""
+        return int(self._rotate(keys=[_k("rt", token_hash)])) == 1
+
+    def revoke_refresh_token(self, token_hash: str) -> None:
+        self.redis.hset(_k("rt", token_hash), "state", "revoked")
+
+    def family_revoked(self, family_id: str) -> bool:
+        return self.redis.hget(_k("family", family_id), "revoked") == b"1"
+
+    def revoke_family(self, family_id: str, ttl: int) -> None:
+        """End a token family: its refresh tokens stop working, its access tokens are revoked."""
+        now = int(time.time())
+        pipe = self.redis.pipeline()
+        pipe.hset(_k("family", family_id), "revoked", "1")
+        pipe.expire(_k("family", family_id), ttl)
+        pipe.zrangebyscore(_k("family-jtis", family_id), now + 1, "+inf", withscores=True)
+        _, _, live = pipe.execute()
+        for jti, exp in live:
+            self.revoke_jti(jti.decode(), int(exp))
+
+    def record_access_token(self, family_id: str, jti: str, exp: int) -> None:
+        now = int(time.time())
+        pipe = self.redis.pipeline()
+        pipe.zadd(_k("family-jtis", family_id), {jti: exp})
+        pipe.zremrangebyscore(_k("family-jtis", family_id), "-inf", now)
+        pipe.expireat(_k("family-jtis", family_id), exp + 1, gt=True)
+        pipe.expireat(_k("family-jtis", family_id), exp + 1, nx=True)
+        pipe.execute()
+
+    def revoke_jti(self, jti: str, exp: int) -> None:
+        ttl = exp - int(time.time())
+        if ttl > 0:
+            self.redis.set(_k("revoked-jti", jti), "1", ex=ttl + 1)
+
+    def jti_revoked(self, jti: str) -> bool:
+        return bool(self.redis.exists(_k("revoked-jti", jti)))
+
+    # -- provider sessions ------------------------------------------------------------
+    def new_session(self, ttl: int, sub: str = "", auth_time: int = 0, sid: str = ""
+                    ) -> tuple[str, ProviderSession]:
+        """A fresh cookie value (always new: no fixation) and its record; a logged-in session
+        gets a public `sid`, kept from the previous login when the same user logs in again."""
+        cookie_value = new_secret()
+        if sub and not sid:
+            sid = new_secret(16)
+        session = ProviderSession(session_hash=digest(cookie_value), csrf_token=new_secret(),
+                                  sub=sub, sid=sid, auth_time=auth_time)
+        pipe = self.redis.pipeline()
+        pipe.hset(_k("ps", session.session_hash), mapping={
+            k: str(v) for k, v in asdict(session).items()})
+        pipe.expire(_k("ps", session.session_hash), ttl)
+        if session.sid:
+            pipe.hset(_k("sid", session.sid), mapping={
+                "session_hash": session.session_hash, "sub": sub})
+            pipe.expire(_k("sid", session.sid), ttl)
+        pipe.execute()
+        return cookie_value, session
+
+    def session(self, cookie_value: str | None) -> ProviderSession | None:
+        if not cookie_value:
+            return None
+        raw = self.redis.hgetall(_k("ps", digest(cookie_value)))
+        if not raw:
+            return None
+        data = {k.decode(): v.decode() for k, v in raw.items()}
+        return ProviderSession(session_hash=data["session_hash"], csrf_token=data["csrf_token"],
+                               sub=data.get("sub", ""), sid=data.get("sid", ""),
+                               auth_time=int(data.get("auth_time", 0) or 0))
+
+    def session_by_sid(self, sid: str) -> tuple[str, str] | None:
+        """(session hash, sub) of the provider session with this `sid`."""
+        raw = self.redis.hgetall(_k("sid", sid))
+        if not raw:
+            return None
+        return raw[b"session_hash"].decode(), raw[b"sub"].decode()
+
+    def add_session_client(self, sid: str, client_id: str, ttl: int) -> None:
+        pipe = self.redis.pipeline()
+        pipe.sadd(_k("sid-clients", sid), client_id)
+        pipe.expire(_k("sid-clients", sid), ttl)
+        pipe.execute()
+
+    def end_session(self, sid: str, session_hash: str | None) -> tuple[set[str], set[str]]:
+        """Delete a provider session; return the clients and token families it had issued to."""
+        pipe = self.redis.pipeline()
+        pipe.smembers(_k("sid-clients", sid))
+        pipe.smembers(_k("sid-families", sid))
+        pipe.delete(_k("sid", sid), _k("sid-clients", sid), _k("sid-families", sid))
+        if session_hash:
+            pipe.delete(_k("ps", session_hash))
+        clients, families, *_ = pipe.execute()
+        return {c.decode() for c in clients}, {f.decode() for f in families}
+
+    def delete_session(self, session_hash: str) -> None:
+        self.redis.delete(_k("ps", session_hash))
+
+    # -- login throttling ---------------------------------------------------------------
+    def login_failures(self, username: str, address: str) -> tuple[int, int]:
+        user, addr = self.redis.mget(_k("fail-user", digest(username.lower())),
+                                     _k("fail-addr", address))
+        return int(user or 0), int(addr or 0)
+
+    def record_login_failure(self, username: str, address: str, window: int) -> None:
+        pipe = self.redis.pipeline()
+        for key in (_k("fail-user", digest(username.lower())), _k("fail-addr", address)):
+            pipe.incr(key)
+            pipe.expire(key, window, nx=True)
+        pipe.execute()
+
+    def clear_login_failures(self, username: str) -> None:
+        self.redis.delete(_k("fail-user", digest(username.lower())))
+
+
+def _k(kind: str, *parts: str) -> str:
+    return PREFIX + kind + ":" + ":".join(parts)
