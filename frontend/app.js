@@ -63,6 +63,8 @@ const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", tim
 const timeFormat = new Intl.DateTimeFormat(undefined, { timeStyle: "short" });
 
 let noticeAction = null;
+/** The session end that "Stay signed in" could not push back: no need to warn about it again. */
+let unextendableExpiry = null;
 
 /* ---------- views ---------- */
 
@@ -364,6 +366,7 @@ async function refreshSession() {
 }
 
 function onSessionExpiring(event) {
+  if (event.detail.expiresAt === unextendableExpiry) return;
   const minutes = Math.floor(event.detail.secondsLeft / 60);
   const left =
     minutes < 1 ? "less than a minute" : `about ${minutes} minute${minutes === 1 ? "" : "s"}`;
@@ -372,7 +375,19 @@ function onSessionExpiring(event) {
     "Stay signed in",
     async () => {
       const user = await refreshSession();
-      if (user && !expiresWithin(user, EXPIRING_WARNING_SECONDS)) hideNotice();
+      if (!user) return;
+      if (!expiresWithin(user, EXPIRING_WARNING_SECONDS)) {
+        hideNotice();
+        announce("You are still signed in.");
+        return;
+      }
+      unextendableExpiry = user.session_expires_at;
+      const end = timeFormat.format(new Date(user.session_expires_at * 1000));
+      showNotice(
+        `Your session reaches its maximum length at ${end} and cannot be extended.`,
+        "Log in again",
+        () => bff.login(),
+      );
     },
   );
 }
@@ -382,10 +397,9 @@ function expiresWithin(user, seconds) {
   return typeof expiresAt === "number" && expiresAt - Date.now() / 1000 <= seconds;
 }
 
-async function onSessionExpired() {
-  const user = await refreshSession();
-  if (user) return;
-  showNotice("Your session has ended.", "Log in again", () => bff.login());
+function onSessionExpired() {
+  hideNotice();
+  showAnonymous("Your session has ended. Log in again to continue.");
 }
 
 function onLoginRequired() {

@@ -79,7 +79,11 @@ export interface LoginOptions {
 
 export declare class BffClient extends EventTarget {
   constructor(options?: BffClientOptions);
-  /** The signed-in user, or `null` when there is no session; (re)schedules the expiry events. */
+  /**
+   * The signed-in user, or `null` when there is no session; (re)schedules the expiry events.
+   * Before firing one, the client re-reads `/bff/user?slide=false` (which does not extend the
+   * session) and moves the events if activity has pushed the end back.
+   */
   user(): Promise<BffUser | null>;
   /** Same-origin fetch with `X-CSRF: 1`; rejects with `BffError` unless the status is 2xx/3xx. */
   fetch(path: string | URL, init?: RequestInit): Promise<Response>;

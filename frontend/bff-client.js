@@ -88,6 +88,7 @@ export class BffClient extends EventTarget {
   #silentCooldownMs;
   #lastSilentLoginAt = null;
   #timers = new Set();
+  #expiryGeneration = 0;
 
   /** @param {BffClientOptions} [options] */
   constructor(options = {}) {
@@ -107,8 +108,9 @@ export class BffClient extends EventTarget {
   /**
    * The signed-in user, or `null` when there is no session.
    *
-   * Each call also (re)schedules the session-expiry events from `session_expires_at`, so
-   * calling it again after activity picks up an extended idle timeout.
+   * Each call also (re)schedules the session-expiry events from `session_expires_at`. Before
+   * firing one, the client re-reads `/bff/user?slide=false` (which does not extend the
+   * session): if activity has pushed the end back, the events move with it instead of firing.
    *
    * @returns {Promise<BffUser | null>}
    */
@@ -318,16 +320,37 @@ export class BffClient extends EventTarget {
     this.#clearTimers();
     if (typeof expiresAt !== "number" || !Number.isFinite(expiresAt)) return;
     const expiresAtMs = expiresAt * 1000;
-    const detail = () => ({
-      expiresAt,
-      secondsLeft: Math.max(0, Math.round((expiresAtMs - Date.now()) / 1000)),
-    });
     this.#at(expiresAtMs - this.#expiringMs, () =>
-      this.dispatchEvent(new CustomEvent(EVENTS.sessionExpiring, { detail: detail() })),
+      this.#confirmExpiry(EVENTS.sessionExpiring, expiresAt),
     );
-    this.#at(expiresAtMs, () =>
-      this.dispatchEvent(new CustomEvent(EVENTS.sessionExpired, { detail: detail() })),
-    );
+    this.#at(expiresAtMs, () => this.#confirmExpiry(EVENTS.sessionExpired, expiresAt));
+  }
+
+  /**
+   * Re-read the session without extending it before announcing its end: API calls slide the
+   * BFF's idle timeout, so an active user's session usually outlives what `user()` last said.
+   */
+  async #confirmExpiry(type, expiresAt) {
+    const generation = this.#expiryGeneration;
+    let current = expiresAt;
+    let ended = false;
+    try {
+      const response = await this.#send(`${this.#bffPath}/user?slide=false`, {});
+      const user = await response.json();
+      if (typeof user?.session_expires_at === "number") current = user.session_expires_at;
+    } catch (err) {
+      ended = err instanceof BffError && err.status === 401;
+    }
+    if (generation !== this.#expiryGeneration) return;
+    if (ended) {
+      this.#clearTimers();
+      type = EVENTS.sessionExpired;
+    } else if (current > expiresAt) {
+      this.#scheduleExpiry(current);
+      return;
+    }
+    const secondsLeft = ended ? 0 : Math.max(0, Math.round(current - Date.now() / 1000));
+    this.dispatchEvent(new CustomEvent(type, { detail: { expiresAt: current, secondsLeft } }));
   }
 
   /** Run `callback` at wall-clock time `whenMs`, in steps below the timer limit (~24.8 days). */
@@ -343,6 +366,7 @@ export class BffClient extends EventTarget {
   }
 
   #clearTimers() {
+    this.#expiryGeneration += 1;
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
   }

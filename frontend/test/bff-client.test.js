@@ -25,6 +25,11 @@ function answer(...responses) {
   answers.push(...responses);
 }
 
+/** Let pending fetches and their handlers run (setImmediate is not faked by mock.timers here). */
+async function settle() {
+  for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
 function fakeStorage() {
   const items = new Map();
   return {
@@ -52,7 +57,7 @@ beforeEach(() => {
     sessionStorage: fakeStorage(),
     fetch: async (url, init) => {
       sent.push({ url, init, headers: new Headers(init.headers) });
-      const next = answers.shift();
+      const next = await answers.shift();
       if (next instanceof Error) throw next;
       return next ?? json(200, {});
     },
@@ -399,12 +404,25 @@ describe("logout()", () => {
 });
 
 describe("session expiry events", () => {
+  const T0 = NOW_MS / 1000;
+
   function record(bff) {
     const events = [];
     for (const type of [EVENTS.sessionExpiring, EVENTS.sessionExpired]) {
       bff.addEventListener(type, (event) => events.push([type, event.detail.secondsLeft]));
     }
     return events;
+  }
+
+  async function tick(ms) {
+    mock.timers.tick(ms);
+    await settle();
+  }
+
+  async function signIn(bff, expiresAt) {
+    answer(json(200, { sub: "alice", session_expires_at: expiresAt }));
+    await bff.user();
+    sent.length = 0;
   }
 
   beforeEach(() => {
@@ -414,36 +432,101 @@ describe("session expiry events", () => {
   it("fire N seconds before and at session_expires_at", async () => {
     const bff = createBffClient({ sessionExpiringSeconds: 60 });
     const events = record(bff);
-    answer(json(200, { sub: "alice", session_expires_at: NOW_MS / 1000 + 300 }));
-    await bff.user();
+    await signIn(bff, T0 + 300);
 
-    mock.timers.tick(239_999);
+    await tick(239_999);
     assert.deepEqual(events, []);
-    mock.timers.tick(1);
+    answer(json(200, { sub: "alice", session_expires_at: T0 + 300 }));
+    await tick(1);
     assert.deepEqual(events, [[EVENTS.sessionExpiring, 60]]);
-    mock.timers.tick(59_999);
+    await tick(59_999);
     assert.equal(events.length, 1);
-    mock.timers.tick(1);
+    answer(json(401, { error: "login_required", error_description: "gone" }));
+    await tick(1);
     assert.deepEqual(events, [
       [EVENTS.sessionExpiring, 60],
       [EVENTS.sessionExpired, 0],
     ]);
   });
 
+  it("are confirmed with a read that does not extend the session", async () => {
+    const bff = createBffClient({ sessionExpiringSeconds: 60 });
+    await signIn(bff, T0 + 300);
+    answer(json(200, { sub: "alice", session_expires_at: T0 + 300 }));
+    await tick(240_000);
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0].url, `${ORIGIN}/bff/user?slide=false`);
+    assert.equal(sent[0].headers.get("X-CSRF"), "1");
+  });
+
+  it("move with a session that activity has extended, instead of firing", async () => {
+    const bff = createBffClient({ sessionExpiringSeconds: 60 });
+    const events = record(bff);
+    await signIn(bff, T0 + 300);
+
+    answer(json(200, { sub: "alice", session_expires_at: T0 + 900 }));
+    await tick(240_000);
+    assert.deepEqual(events, [], "the session was extended: no warning");
+
+    await tick(60_000); // t=300s, the old end: nothing happens
+    assert.deepEqual(events, []);
+    assert.equal(sent.length, 1, "no second check before the new warning time");
+
+    answer(json(200, { sub: "alice", session_expires_at: T0 + 900 }));
+    await tick(540_000); // t=840s
+    assert.deepEqual(events, [[EVENTS.sessionExpiring, 60]]);
+  });
+
+  it("report the end at once when the session is already gone at the warning", async () => {
+    const bff = createBffClient({ sessionExpiringSeconds: 60 });
+    const events = record(bff);
+    await signIn(bff, T0 + 300);
+    answer(json(401, { error: "login_required", error_description: "logged out elsewhere" }));
+    await tick(240_000);
+    assert.deepEqual(events, [[EVENTS.sessionExpired, 0]]);
+    await tick(600_000);
+    assert.equal(events.length, 1, "nothing more once it ended");
+    assert.equal(sent.length, 1);
+  });
+
+  it("still fire when the check cannot reach the BFF", async () => {
+    const bff = createBffClient({ sessionExpiringSeconds: 60 });
+    const events = record(bff);
+    await signIn(bff, T0 + 300);
+    answer(new TypeError("Failed to fetch"));
+    await tick(240_000);
+    assert.deepEqual(events, [[EVENTS.sessionExpiring, 60]]);
+  });
+
+  it("ignore a check that a newer user() call overtook", async () => {
+    const bff = createBffClient({ sessionExpiringSeconds: 60 });
+    const events = record(bff);
+    await signIn(bff, T0 + 300);
+    let answerCheck;
+    answer(new Promise((resolve) => (answerCheck = resolve)));
+    await tick(240_000); // the check is now in flight
+    answer(json(200, { sub: "alice", session_expires_at: T0 + 3600 }));
+    await bff.user();
+    answerCheck(json(200, { sub: "alice", session_expires_at: T0 + 300 }));
+    await settle();
+    assert.deepEqual(events, []);
+    await tick(60_000);
+    assert.deepEqual(events, [], "the old schedule is gone");
+  });
+
   it("are rescheduled by the next user() call, not doubled", async () => {
     const bff = createBffClient({ sessionExpiringSeconds: 30 });
     const events = record(bff);
-    answer(json(200, { sub: "alice", session_expires_at: NOW_MS / 1000 + 100 }));
-    await bff.user();
-    mock.timers.tick(50_000);
-    answer(json(200, { sub: "alice", session_expires_at: NOW_MS / 1000 + 250 }));
-    await bff.user();
+    await signIn(bff, T0 + 100);
+    await tick(50_000);
+    await signIn(bff, T0 + 250);
 
-    mock.timers.tick(60_000); // t=110s: past the first schedule, before the new one
+    await tick(60_000); // t=110s: past the first schedule, before the new one
     assert.deepEqual(events, []);
-    mock.timers.tick(110_000); // t=220s
+    assert.equal(sent.length, 0);
+    await tick(110_000); // t=220s
     assert.deepEqual(events, [[EVENTS.sessionExpiring, 30]]);
-    mock.timers.tick(30_000); // t=250s
+    await tick(30_000); // t=250s
     assert.deepEqual(events, [
       [EVENTS.sessionExpiring, 30],
       [EVENTS.sessionExpired, 0],
@@ -453,11 +536,10 @@ describe("session expiry events", () => {
   it("fire at once when the session is already inside the warning window", async () => {
     const bff = createBffClient({ sessionExpiringSeconds: 60 });
     const events = record(bff);
-    answer(json(200, { sub: "alice", session_expires_at: NOW_MS / 1000 + 20 }));
-    await bff.user();
-    mock.timers.tick(0);
+    await signIn(bff, T0 + 20);
+    await tick(0);
     assert.deepEqual(events, [[EVENTS.sessionExpiring, 20]]);
-    mock.timers.tick(20_000);
+    await tick(20_000);
     assert.equal(events.at(-1)[0], EVENTS.sessionExpired);
   });
 
@@ -465,13 +547,13 @@ describe("session expiry events", () => {
     const bff = createBffClient({ sessionExpiringSeconds: 60 });
     const events = record(bff);
     const days40 = 40 * 24 * 3600;
-    answer(json(200, { sub: "alice", session_expires_at: NOW_MS / 1000 + days40 }));
-    await bff.user();
-    mock.timers.tick((days40 - 61) * 1000);
+    await signIn(bff, T0 + days40);
+    await tick((days40 - 61) * 1000);
     assert.deepEqual(events, []);
-    mock.timers.tick(1_000);
+    assert.equal(sent.length, 0);
+    await tick(1_000);
     assert.deepEqual(events, [[EVENTS.sessionExpiring, 60]]);
-    mock.timers.tick(60_000);
+    await tick(60_000);
     assert.equal(events.length, 2);
   });
 
@@ -493,11 +575,12 @@ describe("session expiry events", () => {
     ]) {
       const bff = createBffClient();
       const events = record(bff);
-      answer(json(200, { sub: "alice", session_expires_at: NOW_MS / 1000 + 300 }));
-      await bff.user();
+      await signIn(bff, T0 + 300);
       await end(bff);
-      mock.timers.tick(400_000);
+      sent.length = 0;
+      await tick(400_000);
       assert.deepEqual(events, []);
+      assert.equal(sent.length, 0, "no checks either");
     }
   });
 
@@ -507,6 +590,7 @@ describe("session expiry events", () => {
     answer(json(200, { sub: "alice" }));
     await bff.user();
     mock.timers.runAll();
+    await settle();
     assert.deepEqual(events, []);
   });
 });
