@@ -118,7 +118,7 @@ def create_app(issuer: str, audience: str = "demo-api",
                introspection: IntrospectionSettings | None = None) -> Flask:
     """The orders API trusting tokens from ``issuer`` made for ``audience``."""
     app = Flask(__name__)
-    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, SESSION_COOKIE_NAME="bff-demo-api")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     validator = TokenValidator(
         ValidatorSettings(issuer=issuer, audience=audience), introspection=introspection
     )

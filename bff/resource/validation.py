@@ -93,7 +93,8 @@ class TokenValidator:
     """Validates bearer tokens for one API (one issuer, one audience); safe to share across threads.
 
     ``keys`` and ``introspector`` are seams for tests; by default both are built from the settings,
-    with endpoints found by discovery on first use.
+    with endpoints found by discovery on first use. ``session`` carries TLS trust (``verify``) or
+    proxies for every call to the issuer.
     """
 
     def __init__(self, settings: ValidatorSettings, *,
