@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -34,6 +35,7 @@ def _authserver(args: argparse.Namespace) -> int:
 def _demo_api(args: argparse.Namespace) -> int:
     from bff.resource import serve_demo_api
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     serve_demo_api(args.issuer, args.port, audience=args.audience)
     return 0
 
