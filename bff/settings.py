@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import ipaddress
 import logging
 import os
 import tomllib
@@ -29,6 +30,7 @@ DEFAULT_USER_CLAIMS = (
     "email_verified", "picture", "locale",
 )
 KEY_BYTES = 32
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class SettingsError(ValueError):
@@ -78,6 +80,7 @@ class Settings:
     post_logout_redirect_path: str = "/"
     provider_timeout: float = 10.0
     id_token_algorithms: tuple[str, ...] = ("RS256", "ES256", "PS256")
+    trusted_proxies: tuple[IPNetwork, ...] = ()
 
     @property
     def is_https(self) -> bool:
@@ -136,6 +139,14 @@ def _origin(name: str, value: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def parse_networks(value: Any) -> tuple[IPNetwork, ...]:
+    """Addresses of reverse proxies whose ``X-Forwarded-*`` and ``Forwarded`` headers count."""
+    try:
+        return tuple(ipaddress.ip_network(part, strict=False) for part in _words(value))
+    except ValueError as exc:
+        raise SettingsError(f"trusted_proxies: {exc} (give IP addresses or CIDR ranges)") from exc
+
+
 def parse_route(raw: Mapping[str, Any], index: int) -> Route:
     where = f"[[routes]] #{index + 1}"
     unknown = set(raw) - {
@@ -187,6 +198,7 @@ ENV_KEYS = {
     "BFF_SESSION_IDLE_TIMEOUT": "session_idle_timeout",
     "BFF_SESSION_LIFETIME": "session_lifetime",
     "BFF_FRONTEND_DIR": "frontend_dir",
+    "BFF_TRUSTED_PROXIES": "trusted_proxies",
 }
 
 
@@ -215,7 +227,7 @@ def load_settings(path: str | os.PathLike[str] | None = None,
 def build_settings(raw: Mapping[str, Any], base_dir: Path | None = None) -> Settings:
     known = set(ENV_KEYS.values()) | {
         "routes", "login_timeout", "user_claims", "post_logout_redirect_path", "provider_timeout",
-        "id_token_algorithms",
+        "id_token_algorithms", "trusted_proxies",
     }
     unknown = set(raw) - known
     if unknown:
@@ -273,6 +285,7 @@ def build_settings(raw: Mapping[str, Any], base_dir: Path | None = None) -> Sett
         post_logout_redirect_path=str(raw.get("post_logout_redirect_path", "/")),
         provider_timeout=float(raw.get("provider_timeout", 10.0)),
         id_token_algorithms=_words(raw.get("id_token_algorithms", ("RS256", "ES256", "PS256"))),
+        trusted_proxies=parse_networks(raw.get("trusted_proxies", ())),
     )
     _check_consistency(settings)
     return settings
