@@ -77,6 +77,8 @@ function showView(name) {
 
 function showAnonymous(message = "") {
   showView("anonymous");
+  el.ordersBody.replaceChildren();
+  clearError();
   el.anonymousMessage.textContent = message;
   el.anonymousMessage.hidden = !message;
   el.loginButton.disabled = false;
