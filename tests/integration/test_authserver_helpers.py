@@ -252,3 +252,24 @@ def tokens_for(server: AuthServer, username: str = "alice", password: str = "won
     response = exchange_code(server.url, params["code"], pkce)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def signed_by_server(server: AuthServer, claims: dict[str, Any],
+                     typ: str = "at+jwt") -> str:
+    """A JWT signed with the server's own current private key, for claims a test needs that
+    the server would not issue on request (an access token that has already expired)."""
+    import json
+
+    newest = max(server.key_dir.glob("*.json"),
+                 key=lambda p: json.loads(p.read_text())["created_at"])
+    jwk = json.loads(newest.read_text())["jwk"]
+    return jwt.encode(claims, jwt.PyJWK(jwk).key, algorithm=jwk["alg"],
+                      headers={"kid": jwk["kid"], "typ": typ})
+
+
+def introspect(server: AuthServer, token: str, client: tuple[str, str] = (
+        "demo-api", RESOURCE_SECRET), **extra: str) -> dict[str, Any]:
+    response = requests.post(f"{server.url}/introspect", auth=client,
+                             data={"token": token, **extra})
+    assert response.status_code == 200, response.text
+    return response.json()
