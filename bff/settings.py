@@ -81,6 +81,8 @@ class Settings:
     provider_timeout: float = 10.0
     id_token_algorithms: tuple[str, ...] = ("RS256", "ES256", "PS256")
     trusted_proxies: tuple[IPNetwork, ...] = ()
+    redis_wait_replicas: int = 0
+    redis_wait_timeout_ms: int = 500
 
     @property
     def is_https(self) -> bool:
@@ -199,6 +201,7 @@ ENV_KEYS = {
     "BFF_SESSION_LIFETIME": "session_lifetime",
     "BFF_FRONTEND_DIR": "frontend_dir",
     "BFF_TRUSTED_PROXIES": "trusted_proxies",
+    "BFF_REDIS_WAIT_REPLICAS": "redis_wait_replicas",
 }
 
 
@@ -227,7 +230,7 @@ def load_settings(path: str | os.PathLike[str] | None = None,
 def build_settings(raw: Mapping[str, Any], base_dir: Path | None = None) -> Settings:
     known = set(ENV_KEYS.values()) | {
         "routes", "login_timeout", "user_claims", "post_logout_redirect_path", "provider_timeout",
-        "id_token_algorithms", "trusted_proxies",
+        "id_token_algorithms", "trusted_proxies", "redis_wait_timeout_ms",
     }
     unknown = set(raw) - known
     if unknown:
@@ -286,6 +289,8 @@ def build_settings(raw: Mapping[str, Any], base_dir: Path | None = None) -> Sett
         provider_timeout=float(raw.get("provider_timeout", 10.0)),
         id_token_algorithms=_words(raw.get("id_token_algorithms", ("RS256", "ES256", "PS256"))),
         trusted_proxies=parse_networks(raw.get("trusted_proxies", ())),
+        redis_wait_replicas=int(raw.get("redis_wait_replicas", 0)),
+        redis_wait_timeout_ms=int(raw.get("redis_wait_timeout_ms", 500)),
     )
     _check_consistency(settings)
     return settings
@@ -294,6 +299,9 @@ def build_settings(raw: Mapping[str, Any], base_dir: Path | None = None) -> Sett
 def _check_consistency(settings: Settings) -> None:
     if settings.refresh_skew < 0:
         raise SettingsError("BFF_REFRESH_SKEW must be zero or more seconds")
+    if settings.redis_wait_replicas < 0 or settings.redis_wait_timeout_ms <= 0:
+        raise SettingsError("BFF_REDIS_WAIT_REPLICAS must be 0 or more and "
+                            "redis_wait_timeout_ms a positive number of milliseconds")
     if settings.session_idle_timeout <= 0 or settings.session_lifetime <= 0:
         raise SettingsError("session timeouts must be positive numbers of seconds")
     if settings.session_idle_timeout > settings.session_lifetime:
