@@ -117,14 +117,18 @@ class AuthServer:
     def jwks_client(self) -> jwt.PyJWKClient:
         return jwt.PyJWKClient(f"{self.url}/jwks", cache_keys=False)
 
+    @property
+    def issuer(self) -> str:
+        return requests.get(f"{self.url}/.well-known/openid-configuration").json()["issuer"]
+
     def verify(self, token: str, audience: str, typ: str | None = None) -> dict[str, Any]:
         """Check a JWT the way a relying party or resource server would, with PyJWT."""
         header = jwt.get_unverified_header(token)
         if typ is not None:
             assert header["typ"] == typ
         key = self.jwks_client().get_signing_key(header["kid"])
-        return jwt.decode(token, key.key, algorithms=["RS256", "ES256"], audience=audience,
-                          issuer=self.url)
+        return jwt.decode(token, key.key, algorithms=[key.algorithm_name], audience=audience,
+                          issuer=self.issuer)
 
 
 def _cli_has_authserver() -> bool:
@@ -132,16 +136,21 @@ def _cli_has_authserver() -> bool:
     return cli.exists() and "authserver" in cli.read_text(encoding="utf-8")
 
 
+def authserver_env(redis_url: str, key_dir: Path, issuer: str) -> dict[str, str]:
+    return {"BFF_AUTHSERVER_ISSUER": issuer, "BFF_AUTHSERVER_REDIS_URL": redis_url,
+            "BFF_AUTHSERVER_KEY_DIR": str(key_dir)}
+
+
 def start_authserver(redis_url: str, *, config: str | None = None,
-                     key_dir: Path | None = None) -> AuthServer:
-    """`bff authserver` as a real process on a free port, with its own key directory."""
+                     key_dir: Path | None = None, issuer: str | None = None) -> AuthServer:
+    """`bff authserver` as a real process on a free port, with its own key directory unless
+    told to share one (and its own issuer unless told to act as another instance of one)."""
     work = Path(tempfile.mkdtemp(prefix="bff-test-authserver-"))
     key_dir = key_dir or work / "keys"
     config_path = work / "authserver.toml"
     config_path.write_text(config or config_text(), encoding="utf-8")
     port = free_port()
-    env = {"BFF_AUTHSERVER_ISSUER": f"http://localhost:{port}",
-           "BFF_AUTHSERVER_REDIS_URL": redis_url, "BFF_AUTHSERVER_KEY_DIR": str(key_dir)}
+    env = authserver_env(redis_url, key_dir, issuer or f"http://localhost:{port}")
     if _cli_has_authserver():
         process = start_bff(["authserver", "--config", str(config_path), "--port", str(port)],
                             port, env=env)
