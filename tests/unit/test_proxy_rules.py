@@ -1,15 +1,33 @@
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 import urllib3
 
 from bff.errors import PathRejected
-from bff.proxy import RouteTable, check_remainder, downstream_headers, upstream_headers
-from bff.settings import Route
+from bff.proxy import (
+    Forwarding,
+    RouteTable,
+    check_remainder,
+    downstream_headers,
+    is_trusted,
+    raw_request_path,
+    upstream_headers,
+)
+from bff.settings import Route, SettingsError
 
 ORDERS = Route(prefix="/api/orders", upstream="http://127.0.0.1:9/orders")
 ORDERS_ADMIN = Route(prefix="/api/orders/admin", upstream="http://127.0.0.1:9/admin")
+TENANT = Route(prefix="/api/tenant", upstream="http://127.0.0.1:9/t",
+               headers=(("X-Tenant", "acme"),))
 TABLE = RouteTable((ORDERS, ORDERS_ADMIN))
+DIRECT = Forwarding(peer="10.0.0.1", peer_is_trusted_proxy=False,
+                    public_origin="https://app.example", request_id="r1")
+
+
+def lowered(headers: dict[str, str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()}
 
 
 def test_longest_prefix_wins() -> None:
@@ -20,11 +38,15 @@ def test_longest_prefix_wins() -> None:
 def test_prefix_matches_whole_segments_only() -> None:
     assert TABLE.match("/api/ordersevil") is None
     assert TABLE.match("/api/orders-admin") is None
+    assert TABLE.match("/api/orders%2fadmin") is None
     match = TABLE.match("/api/orders")
     assert match is not None and match.remainder == ""
 
 
-@pytest.mark.parametrize("remainder", ["", "/", "/42", "/42/items", "/a.b", "/..a", "/a..", "/%20"])
+@pytest.mark.parametrize("remainder", [
+    "", "/", "/42", "/42/items", "/a.b", "/..a", "/a..", "/%20", "/a%2eb", "/100%25",
+    "/caf%C3%A9", "/x;v=1", "/a/b/",
+])
 def test_clean_remainders_pass(remainder: str) -> None:
     assert check_remainder(remainder) == remainder
 
@@ -32,43 +54,141 @@ def test_clean_remainders_pass(remainder: str) -> None:
 @pytest.mark.parametrize("remainder", [
     "/../admin", "/..", "/.", "/./x", "/%2e%2e/admin", "/%2E%2E/admin", "/.%2e/admin",
     "/a%2fb", "/a%2F..", "/..%5cadmin", "/a\\b", "//admin", "/a//b", "/a\x00", "/%00",
-    "/%252e%252e/admin", "/%252fadmin", "/..%255cadmin",
+    "/%252e%252e/admin", "/%252fadmin", "/..%255cadmin", "/%25252e%25252e/admin",
 ])
 def test_path_traversal_is_refused(remainder: str) -> None:
     with pytest.raises(PathRejected):
         check_remainder(remainder)
 
 
+@pytest.mark.parametrize("remainder", ["/..;/admin", "/.;x/admin", "/..%3b/admin"])
+def test_tomcat_path_parameter_traversal_is_refused(remainder: str) -> None:
+    with pytest.raises(PathRejected):
+        check_remainder(remainder)
+
+
+@pytest.mark.parametrize("remainder", ["/%c0%ae%c0%ae/admin", "/%u002e%u002e/admin", "/%",
+                                       "/a%2"])
+def test_overlong_utf8_and_broken_percent_encodings_are_refused(remainder: str) -> None:
+    with pytest.raises(PathRejected):
+        check_remainder(remainder)
+
+
+@pytest.mark.parametrize("remainder", ["/a b", "/a\tb", "/caf\xe9", "/a#b", "/a\r\nX: y"])
+def test_raw_spaces_controls_and_fragments_are_refused(remainder: str) -> None:
+    with pytest.raises(PathRejected):
+        check_remainder(remainder)
+
+
+def test_raw_path_comes_from_the_request_line_not_the_decoded_path() -> None:
+    environ = {"RAW_URI": "/api/orders/a%2fb?x=1", "PATH_INFO": "/api/orders/a/b"}
+    assert raw_request_path(environ) == "/api/orders/a%2fb"
+    assert raw_request_path({"RAW_URI": "http://h:1/api/orders/%2e%2e?q"}) == \
+        "/api/orders/%2e%2e"
+    assert raw_request_path({"PATH_INFO": "/api/orders/a b"}) == "/api/orders/a%20b"
+
+
 def test_browser_credentials_and_hop_by_hop_headers_never_go_upstream() -> None:
     incoming = {
         "Cookie": "bff=secret", "Authorization": "Basic abc", "Proxy-Authorization": "x",
         "X-CSRF": "1", "Connection": "keep-alive, X-Secret-Hop", "X-Secret-Hop": "1",
-        "Keep-Alive": "5", "TE": "trailers", "Upgrade": "h2c", "X-Forwarded-For": "6.6.6.6",
-        "Forwarded": "for=6.6.6.6", "X_Forwarded_For": "6.6.6.6", "Accept": "application/json",
+        "Keep-Alive": "5", "TE": "trailers", "Upgrade": "h2c", "Trailer": "X-T",
+        "Proxy-Anything": "1", "Expect": "100-continue", "Accept": "application/json",
         "Content-Type": "application/json",
     }
-    headers = upstream_headers(incoming, ORDERS, "tok", "10.0.0.1", "https://app.example", "r1")
-    lowered = {k.lower(): v for k, v in headers.items()}
-    assert lowered["authorization"] == "Bearer tok"
-    assert lowered["x-forwarded-for"] == "10.0.0.1"
-    assert lowered["x-forwarded-proto"] == "https"
-    assert lowered["x-forwarded-host"] == "app.example"
+    headers = lowered(upstream_headers(incoming, ORDERS, "tok", DIRECT))
+    assert headers["authorization"] == "Bearer tok"
     for name in ("cookie", "proxy-authorization", "x-csrf", "connection", "x-secret-hop",
-                 "keep-alive", "te", "upgrade", "forwarded", "x_forwarded_for"):
-        assert name not in lowered, name
-    assert lowered["accept"] == "application/json"
+                 "keep-alive", "te", "upgrade", "trailer", "proxy-anything", "expect"):
+        assert name not in headers, name
+    assert headers["accept"] == "application/json"
+    assert headers["content-type"] == "application/json"
+
+
+def test_spoofed_forwarding_headers_from_a_browser_are_replaced() -> None:
+    incoming = {"X-Forwarded-For": "6.6.6.6", "Forwarded": "for=6.6.6.6",
+                "X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "http",
+                "X-Forwarded-User": "admin", "X-Real-IP": "6.6.6.6", "X_Forwarded_For": "6.6.6.6"}
+    headers = lowered(upstream_headers(incoming, ORDERS, None, DIRECT))
+    assert headers["x-forwarded-for"] == "10.0.0.1"
+    assert headers["x-forwarded-proto"] == "https"
+    assert headers["x-forwarded-host"] == "app.example"
+    assert headers["forwarded"] == 'for=10.0.0.1;host="app.example";proto=https'
+    for name in ("x-forwarded-user", "x-real-ip", "x_forwarded_for"):
+        assert name not in headers, name
+    assert "6.6.6.6" not in str(headers)
+
+
+def test_a_trusted_proxy_extends_the_forwarding_chain() -> None:
+    via_proxy = Forwarding(peer="10.0.0.2", peer_is_trusted_proxy=True,
+                           public_origin="https://app.example", request_id="r1")
+    incoming = {"X-Forwarded-For": "203.0.113.7", "Forwarded": "for=203.0.113.7"}
+    headers = lowered(upstream_headers(incoming, ORDERS, None, via_proxy))
+    assert headers["x-forwarded-for"] == "203.0.113.7, 10.0.0.2"
+    assert headers["forwarded"] == \
+        'for=203.0.113.7, for=10.0.0.2;host="app.example";proto=https'
+
+
+def test_ipv6_peers_are_quoted_in_forwarded() -> None:
+    forwarding = Forwarding(peer="::1", peer_is_trusted_proxy=False,
+                            public_origin="http://localhost:8000", request_id="r1")
+    headers = upstream_headers({}, ORDERS, None, forwarding)
+    assert headers["Forwarded"] == 'for="[::1]";host="localhost:8000";proto=http'
+
+
+def test_trusted_proxies_are_matched_by_address_or_range() -> None:
+    networks = (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("::1/128"))
+    assert is_trusted("10.1.2.3", networks)
+    assert is_trusted("::1", networks)
+    assert not is_trusted("11.0.0.1", networks)
+    assert not is_trusted("<local>", networks)
+    assert not is_trusted("10.0.0.1", ())
+
+
+@pytest.mark.parametrize("spelling", ["X-Tenant", "x-tenant", "X_TENANT", "x_tenant"])
+def test_identity_headers_the_bff_adds_cannot_be_smuggled_in_any_spelling(spelling: str) -> None:
+    headers = upstream_headers({spelling: "evil", "X-User": "root", "Remote-User": "root"},
+                               TENANT, "tok", DIRECT)
+    assert [(k, v) for k, v in headers.items() if k.lower().replace("_", "-") == "x-tenant"] == \
+        [("X-Tenant", "acme")]
+    assert not {"x-user", "remote-user"} & set(lowered(headers))
 
 
 def test_no_token_means_no_authorization_header_upstream() -> None:
-    headers = upstream_headers({"Authorization": "Bearer stolen"}, ORDERS, None, "1.2.3.4",
-                               "https://app.example", "r1")
-    assert "Authorization" not in headers and "authorization" not in headers
+    headers = upstream_headers({"Authorization": "Bearer stolen"}, ORDERS, None, DIRECT)
+    assert "authorization" not in lowered(headers)
+
+
+@pytest.mark.parametrize("name", ["Authorization", "Cookie", "Host", "X-Forwarded-For",
+                                  "Connection", "Proxy-Authorization", "Content-Length"])
+def test_route_headers_cannot_forge_what_the_proxy_controls(name: str) -> None:
+    route = Route(prefix="/api/x", upstream="http://127.0.0.1:9", headers=((name, "v"),))
+    with pytest.raises(SettingsError):
+        RouteTable((route,))
+
+
+def test_a_tokenless_route_may_carry_a_static_authorization() -> None:
+    route = Route(prefix="/api/x", upstream="http://127.0.0.1:9", token="none",
+                  headers=(("Authorization", "ApiKey k"),))
+    RouteTable((route,))
+    headers = upstream_headers({"Authorization": "Bearer browser"}, route, None, DIRECT)
+    assert lowered(headers)["authorization"] == "ApiKey k"
 
 
 def test_upstream_cannot_set_cookies_or_trigger_auth_dialogs() -> None:
     upstream = urllib3.HTTPHeaderDict({
         "Set-Cookie": "evil=1", "WWW-Authenticate": "Basic realm=x", "Content-Type": "text/plain",
-        "Transfer-Encoding": "chunked", "Connection": "close",
+        "Transfer-Encoding": "chunked", "Connection": "close, X-Hop", "X-Hop": "1",
+        "Keep-Alive": "timeout=5", "Proxy-Authenticate": "Basic", "Content-Length": "3",
     })
     names = {name.lower() for name, _ in downstream_headers(upstream)}
     assert names == {"content-type"}
+
+
+def test_content_length_and_repeated_headers_pass_downstream() -> None:
+    upstream = urllib3.HTTPHeaderDict()
+    upstream.add("Content-Length", "10")
+    upstream.add("Link", "</a>; rel=next")
+    upstream.add("Link", "</b>; rel=prev")
+    assert downstream_headers(upstream) == [
+        ("Content-Length", "10"), ("Link", "</a>; rel=next"), ("Link", "</b>; rel=prev")]
