@@ -24,6 +24,7 @@ blueprint = Blueprint("bff", __name__, url_prefix="/bff")
 PROMPTS = ("none", "login")
 SILENT_LOGIN_ERRORS = ("login_required", "interaction_required", "consent_required",
                        "account_selection_required")
+PROVIDER_TEXT_LIMIT = 200
 
 
 def logout_code(session: Session) -> str:
@@ -47,6 +48,7 @@ def login() -> Response:
     if prompt is not None and prompt not in PROMPTS:
         raise BadRequest(f"prompt must be one of {', '.join(PROMPTS)}.")
     start = rt.oidc.start_login(prompt)
+    # One binding per browser, reused by every login it starts, so two tabs can log in at once.
     binding = request.cookies.get(BINDING_COOKIE) or new_binding()
     rt.logins.save(PendingLogin(
         state=start.state, nonce=start.nonce, code_verifier=start.code_verifier,
@@ -54,7 +56,7 @@ def login() -> Response:
     ))
     response = redirect(start.url, code=302)
     response.set_cookie(
-        BINDING_COOKIE, binding, max_age=rt.settings.login_timeout, path="/bff/callback",
+        BINDING_COOKIE, binding, max_age=rt.settings.login_timeout, path="/bff/",
         secure=rt.settings.is_https, httponly=True, samesite="Lax",
     )
     return response
@@ -72,17 +74,17 @@ def callback() -> Response:
             "This login was not started in this browser, was already used, or has expired. "
             "Please start again."
         )
-    error = request.args.get("error")
-    if error:
-        if error in SILENT_LOGIN_ERRORS:
-            return redirect(pending.return_url, code=302)
-        raise LoginFailed(f"The identity provider did not log you in ({error[:64]}).")
     meta = rt.oidc.metadata()
     issuer = request.args.get("iss")
     if issuer is not None and issuer != meta.issuer:
         raise LoginFailed("The login response comes from another issuer (mix-up refused).")
     if issuer is None and meta.iss_parameter_supported:
         raise LoginFailed("The login response lacks the issuer its provider promises to send.")
+    error = request.args.get("error")
+    if error:
+        if error in SILENT_LOGIN_ERRORS:
+            return redirect(pending.return_url, code=302)
+        raise LoginFailed(_provider_error(error, request.args.get("error_description")))
     code = request.args.get("code")
     if not code:
         raise LoginFailed("The login response carries no authorization code.")
@@ -103,9 +105,18 @@ def callback() -> Response:
     log.info("login sub=%s session=%s", session.sub, session.handle[:12])
     response = redirect(pending.return_url, code=302)
     set_session_cookie(response, rt.settings, session_id)
-    response.delete_cookie(BINDING_COOKIE, path="/bff/callback", secure=rt.settings.is_https,
-                           httponly=True, samesite="Lax")
     return response
+
+
+def _provider_error(error: str, description: str | None) -> str:
+    """The provider's error for a person to read: printable text only, bounded in length."""
+    def printable(text: str) -> str:
+        return "".join(ch for ch in text if ch.isprintable())[:PROVIDER_TEXT_LIMIT]
+
+    text = f"The identity provider did not log you in: {printable(error)}"
+    if description:
+        text += f" ({printable(description)})"
+    return text + "."
 
 
 @blueprint.get("/user")
@@ -115,7 +126,8 @@ def user() -> Response:
     session = current_session(slide=slide)
     if session is None:
         raise LoginRequired("You are not logged in.")
-    body: dict[str, Any] = dict(session.claims)
+    allowed = runtime().settings.user_claims
+    body: dict[str, Any] = {k: v for k, v in session.claims.items() if k in allowed}
     body.update(
         sub=session.sub,
         scope=" ".join(session.tokens.scope),

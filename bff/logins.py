@@ -1,8 +1,9 @@
 """Pending logins, kept per ``state`` between /bff/login and /bff/callback.
 
 Each is single-use (``GETDEL``), expires on its own, and is bound to the browser that started it
-by a random value in a short-lived HttpOnly cookie scoped to the callback path: a ``state``
-carried to another browser (login CSRF, code injection) finds no matching binding there.
+by a random value in a short-lived HttpOnly cookie scoped to ``/bff/`` (one per browser, shared by
+its tabs): a ``state`` carried to another browser (login CSRF, code injection) finds no matching
+binding there.
 The nonce and PKCE verifier are sealed, so a Redis dump cannot complete someone's login.
 """
 

@@ -160,7 +160,7 @@ class OidcClient:
                     timeout=self._settings.provider_timeout,
                 )
         except OAuthError as exc:
-            if exc.error in ("invalid_grant", "unauthorized_client", "invalid_client"):
+            if exc.error == "invalid_grant":
                 raise RefreshRejected(exc.error) from exc
             raise ProviderUnavailable("The identity provider refused to refresh.") from exc
         except (requests.RequestException, ValueError) as exc:

@@ -5,12 +5,17 @@ The cookie holds a 256-bit random id. Redis never sees that id: keys use its SHA
 carrying a version; every update is compare-and-set on that version, so a slow request can never
 write an older refresh token over a newer one. Expiry is left to Redis TTLs: idle timeout slides
 with ``GETEX`` on read (no record write), bounded by the absolute lifetime.
+
+Per-session keys share the hash tag ``{<handle>}`` (record, refresh lock, grace record), so they
+live in one Redis Cluster slot; the ``sub``/``sid`` indexes are written with single-key commands
+in a non-transactional pipeline, so no command ever spans two slots.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 import time
 from dataclasses import dataclass, replace
@@ -23,7 +28,10 @@ from bff.sealing import Sealer, SealError
 from bff.settings import Settings
 from bff.store import store_errors
 
+log = logging.getLogger(__name__)
+
 SESSION_ID_BYTES = 32
+GRACE_SECONDS = 60
 
 # KEYS[1] record; ARGV: expected version, new value, ttl ms. 1 written, 0 conflict, -1 gone.
 _CAS_SCRIPT = """
@@ -81,6 +89,10 @@ def lock_key(handle: str) -> str:
     return f"bff:{{{handle}}}:lock"
 
 
+def grace_key(handle: str) -> str:
+    return f"bff:{{{handle}}}:grace"
+
+
 def index_key(kind: str, value: str) -> str:
     digest = hashlib.sha256(value.encode()).hexdigest()
     return f"bff:index:{kind}:{{{digest}}}"
@@ -93,6 +105,8 @@ class SessionStore:
         self._idle_ms = settings.session_idle_timeout * 1000
         self._lifetime = settings.session_lifetime
         self._cas = client.register_script(_CAS_SCRIPT)
+        self._wait_replicas = settings.redis_wait_replicas
+        self._wait_timeout_ms = settings.redis_wait_timeout_ms
 
     @property
     def redis(self) -> redis.Redis:
@@ -109,13 +123,15 @@ class SessionStore:
             sealed_with_current_key=True, idle_expires_at=now + self._idle_ms / 1000,
         )
         with store_errors():
-            pipe = self._redis.pipeline(transaction=True)
-            pipe.set(record_key(session.handle), self._encode(session), px=self._ttl_ms(session),
-                     nx=True)
+            # Index first: a stale index entry is harmless, a session missing from it would
+            # survive a back-channel logout.
+            pipe = self._redis.pipeline(transaction=False)
             for kind, value in (("sub", sub), ("sid", sid)):
                 if value:
                     pipe.sadd(index_key(kind, value), session.handle)
                     pipe.expire(index_key(kind, value), self._lifetime)
+            pipe.set(record_key(session.handle), self._encode(session), px=self._ttl_ms(session),
+                     nx=True)
             pipe.execute()
         return session_id, session
 
@@ -133,7 +149,6 @@ class SessionStore:
                 return None
             session = self._decode(handle, raw, time.time() + max(ttl_ms, 0) / 1000)
             if session is None:
-                self.delete(handle)
                 return None
             remaining = session.expires_at - time.time()
             if remaining <= 0:
@@ -150,14 +165,64 @@ class SessionStore:
         return None if raw is None else self._decode(handle, raw, time.time() + ttl_ms / 1000)
 
     def replace_tokens(self, session: Session, tokens: TokenSet) -> Session | None:
-        """Compare-and-set: None when another writer got there first or the session is gone."""
+        """Compare-and-set: None when another writer got there first or the session is gone.
+
+        The record is re-sealed with the current key, which is how old-key records migrate.
+        With ``redis_wait_replicas`` set, the write is followed by ``WAIT`` on the same
+        connection, so a failover right after a refresh cannot bring back the spent token.
+        """
         updated = replace(session, version=session.version + 1, tokens=tokens,
                           sealed_with_current_key=True)
+        key = record_key(session.handle)
+        args = [session.version, self._encode(updated), self._ttl_ms(updated)]
         with store_errors():
-            written = self._cas(keys=[record_key(session.handle)],
-                                args=[session.version, self._encode(updated),
-                                      self._ttl_ms(updated)])
+            if not self._wait_replicas:
+                written = self._cas(keys=[key], args=args)
+            else:
+                pipe = self._primary_for(key).pipeline(transaction=False)
+                pipe.eval(_CAS_SCRIPT, 1, key, *args)
+                pipe.wait(self._wait_replicas, self._wait_timeout_ms)
+                written, acknowledged = pipe.execute()
+                if written == 1 and acknowledged < self._wait_replicas:
+                    log.warning("rotated tokens reached %d of %d replicas within %d ms",
+                                acknowledged, self._wait_replicas, self._wait_timeout_ms)
         return updated if written == 1 else None
+
+    def save_grace(self, handle: str, spent_refresh_token: str, tokens: TokenSet) -> None:
+        """Remember, briefly, what ``spent_refresh_token`` was exchanged for.
+
+        Written before the session record: if that write is lost (a crash, a lapsed lock, a
+        conflicting writer), the next refresher finds the new tokens here instead of spending
+        the old refresh token again, which a rotating provider would treat as reuse.
+        """
+        record = json.dumps({
+            "from": hashlib.sha256(spent_refresh_token.encode()).hexdigest(),
+            "tok": self._sealer.seal(_token_json(tokens).encode(), f"{handle}:grace"),
+        })
+        with store_errors():
+            self._redis.set(grace_key(handle), record, ex=GRACE_SECONDS)
+
+    def grace_for(self, handle: str, refresh_token: str) -> TokenSet | None:
+        """The tokens ``refresh_token`` was already exchanged for, within the grace period."""
+        with store_errors():
+            raw = self._redis.get(grace_key(handle))
+        if raw is None:
+            return None
+        record = json.loads(raw)
+        spent = hashlib.sha256(refresh_token.encode()).hexdigest()
+        if not secrets.compare_digest(record["from"], spent):
+            return None
+        try:
+            return _token_set(json.loads(self._sealer.open(record["tok"], f"{handle}:grace")))
+        except SealError:
+            return None
+
+    def _primary_for(self, key: str) -> redis.Redis:
+        """The client of the primary holding ``key`` (a Redis Cluster node, or the client)."""
+        get_node = getattr(self._redis, "get_node_from_key", None)
+        if get_node is None:
+            return self._redis
+        return self._redis.get_redis_connection(get_node(key))  # type: ignore[attr-defined]
 
     def delete(self, handle: str) -> Session | None:
         """Remove a session and its index entries; returns what was deleted, if anything."""
@@ -197,10 +262,13 @@ class SessionStore:
         }, separators=(",", ":")).encode()
 
     def _decode(self, handle: str, raw: bytes, idle_expires_at: float) -> Session | None:
-        record = json.loads(raw)
+        """None when the record does not open here; it is left alone, not deleted: an instance
+        missing a key during a rolling key change must not log everybody out."""
         try:
+            record = json.loads(raw)
             secret = json.loads(self._sealer.open(record["tok"], f"{handle}:tokens"))
-        except SealError:
+        except (SealError, ValueError, KeyError, TypeError):
+            log.warning("session %s does not open with the configured keys", handle[:12])
             return None
         return Session(
             handle=handle, version=int(record["v"]), sub=record["sub"], sid=record.get("sid"),
@@ -214,6 +282,22 @@ class SessionStore:
             sealed_with_current_key=self._sealer.is_current(record["tok"]),
             idle_expires_at=idle_expires_at,
         )
+
+
+def _token_json(tokens: TokenSet) -> str:
+    return json.dumps({
+        "a": tokens.access_token, "r": tokens.refresh_token, "i": tokens.id_token,
+        "exp": tokens.access_expires_at, "iat": tokens.access_issued_at,
+        "scope": " ".join(tokens.scope),
+    })
+
+
+def _token_set(data: dict[str, Any]) -> TokenSet:
+    return TokenSet(
+        access_token=data["a"], refresh_token=data.get("r"), id_token=data.get("i"),
+        access_expires_at=float(data["exp"]), access_issued_at=float(data["iat"]),
+        scope=tuple(str(data.get("scope", "")).split()),
+    )
 
 
 def set_session_cookie(response: Response, settings: Settings, session_id: str) -> None:

@@ -3,8 +3,10 @@
 Refresh is serialised per session by a Redis lock whose lease is renewed while the provider call
 is in flight, so it works across threads, processes and instances. Whoever waits re-reads the
 session after the lock and uses the token the winner stored; nobody refreshes with what they read
-before. Only ``invalid_grant`` ends a session; transient provider failures are retried and, while
-the old access token still works, do not even fail the request.
+before. The winner records what it spent in a short grace record before it writes the session,
+so a refresher that lost the race (a lapsed lease, a lost write) picks up the new tokens instead of
+spending a rotated refresh token again. Only ``invalid_grant`` ends a session; transient provider
+failures are retried and, while the old access token still works, do not even fail the request.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ LOCK_WAIT_SECONDS = 20.0
 LOCK_POLL_SECONDS = 0.02
 PROVIDER_ATTEMPTS = 3
 PROVIDER_BACKOFF_SECONDS = 0.25
+WRITE_ATTEMPTS = 5
 CLIENT_TOKEN_MARGIN = 30
 
 _RELEASE = """
@@ -149,24 +152,51 @@ class TokenManager:
             raise LoginRequired("Your session has ended; please log in again.")
         if not self._still_needs_refresh(current, rejected_token):
             return current, current.tokens.access_token
-        if not current.tokens.refresh_token:
+        spent = current.tokens.refresh_token
+        if not spent:
             self._store.delete(handle)
             raise LoginRequired("Your session has expired; please log in again.")
-        try:
-            response = self._refresh_with_retry(current.tokens.refresh_token)
-        except RefreshRejected as exc:
-            self._store.delete(handle)
+        tokens = self._store.grace_for(handle, spent)
+        if tokens is None:
+            try:
+                response = self._refresh_with_retry(spent)
+            except RefreshRejected as exc:
+                return self._after_rejection(current, spent, exc)
+            except ProviderUnavailable:
+                if rejected_token is None and current.tokens.access_expires_at > time.time():
+                    return current, current.tokens.access_token
+                raise
+            tokens = token_set(response, current.tokens, time.time())
+            self._store.save_grace(handle, spent, tokens)
+        return self._store_rotated(current, spent, tokens)
+
+    def _after_rejection(self, current: Session, spent: str,
+                         exc: RefreshRejected) -> tuple[Session, str]:
+        """``invalid_grant``: a lost race if someone already rotated ``spent``, else the end."""
+        latest = self._store.load_handle(current.handle)
+        if latest is not None and latest.tokens.refresh_token != spent:
+            return latest, latest.tokens.access_token
+        tokens = self._store.grace_for(current.handle, spent)
+        if latest is None or tokens is None:
+            self._store.delete(current.handle)
             raise LoginRequired("Your session has ended; please log in again.") from exc
-        except ProviderUnavailable:
-            if rejected_token is None and current.tokens.access_expires_at > time.time():
-                return current, current.tokens.access_token
-            raise
-        updated = self._store.replace_tokens(
-            current, token_set(response, current.tokens, time.time())
-        )
-        if updated is None:
-            raise LoginRequired("Your session has ended; please log in again.")
-        return updated, updated.tokens.access_token
+        return self._store_rotated(latest, spent, tokens)
+
+    def _store_rotated(self, current: Session, spent: str,
+                       tokens: TokenSet) -> tuple[Session, str]:
+        """Compare-and-set; after a conflict, yield to a newer record that already moved past
+        ``spent``, otherwise write the successor over whatever changed meanwhile."""
+        for _ in range(WRITE_ATTEMPTS):
+            updated = self._store.replace_tokens(current, tokens)
+            if updated is not None:
+                return updated, updated.tokens.access_token
+            latest = self._store.load_handle(current.handle)
+            if latest is None:
+                raise LoginRequired("Your session has ended; please log in again.")
+            if latest.tokens.refresh_token != spent:
+                return latest, latest.tokens.access_token
+            current = latest
+        raise ProviderUnavailable("Your session is being updated elsewhere; please retry.")
 
     def _refresh_with_retry(self, refresh_token: str) -> TokenResponse:
         for attempt in range(PROVIDER_ATTEMPTS):
