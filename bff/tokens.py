@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import redis
 
+from bff import metrics
 from bff.errors import LoginRequired, ProviderUnavailable
 from bff.oidc import OidcClient, RefreshRejected, TokenResponse
 from bff.sealing import Sealer
@@ -137,13 +138,15 @@ class TokenManager:
                         return self._refresh_locked(session.handle, rejected_token)
                     finally:
                         lock.release()
-                lock.wait_until_free(deadline)
+                with metrics.LOCK_WAIT_SECONDS.time():
+                    lock.wait_until_free(deadline)
                 current = self._store.load_handle(session.handle)
                 if current is None:
                     raise LoginRequired("Your session has ended; please log in again.")
                 if not self._still_needs_refresh(current, rejected_token):
                     return current, current.tokens.access_token
                 if time.monotonic() >= deadline:
+                    metrics.LOCK_TIMEOUTS.inc()
                     raise ProviderUnavailable("Renewing your session took too long; please retry.")
 
     def _refresh_locked(self, handle: str, rejected_token: str | None) -> tuple[Session, str]:
@@ -201,11 +204,18 @@ class TokenManager:
     def _refresh_with_retry(self, refresh_token: str) -> TokenResponse:
         for attempt in range(PROVIDER_ATTEMPTS):
             try:
-                return self._oidc.refresh(refresh_token)
+                response = self._oidc.refresh(refresh_token)
+            except RefreshRejected:
+                metrics.REFRESHES.labels(outcome="rejected").inc()
+                raise
             except ProviderUnavailable:
+                metrics.REFRESHES.labels(outcome="provider_unavailable").inc()
                 if attempt == PROVIDER_ATTEMPTS - 1:
                     raise
                 time.sleep(PROVIDER_BACKOFF_SECONDS * 2**attempt)
+            else:
+                metrics.REFRESHES.labels(outcome="refreshed").inc()
+                return response
         raise AssertionError("unreachable")
 
     def client_token(self) -> str:

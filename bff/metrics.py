@@ -1,0 +1,73 @@
+"""Prometheus series the BFF exports at ``/metrics``, defined once per process.
+
+Under gunicorn each worker is its own process: with ``PROMETHEUS_MULTIPROC_DIR`` set (an empty
+directory, shared by the workers, wiped before start) the scrape adds up every worker; without
+it, each scrape sees only the worker that answered it. Labels are bounded on purpose: routes are
+the configured prefixes or Flask rules, never raw paths.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+REQUESTS = Counter(
+    "bff_requests_total", "Requests answered, by route, method and status.",
+    ["route", "method", "status"],
+)
+REQUEST_SECONDS = Histogram(
+    "bff_request_duration_seconds",
+    "Time from request to response headers, by route and method.",
+    ["route", "method"], buckets=LATENCY_BUCKETS,
+)
+UPSTREAM_SECONDS = Histogram(
+    "bff_upstream_duration_seconds",
+    "Time an upstream API took to send its response headers, by route and outcome.",
+    ["route", "outcome"], buckets=LATENCY_BUCKETS,
+)
+REFRESHES = Counter(
+    "bff_token_refreshes_total",
+    "Refresh grants sent to the provider, by outcome (refreshed, rejected, "
+    "provider_unavailable).",
+    ["outcome"],
+)
+LOCK_WAIT_SECONDS = Histogram(
+    "bff_refresh_lock_wait_seconds",
+    "Time a request waited for another one's refresh of the same session.",
+    buckets=LATENCY_BUCKETS,
+)
+LOCK_TIMEOUTS = Counter(
+    "bff_refresh_lock_timeouts_total",
+    "Requests that gave up waiting for another one's refresh of the same session.",
+)
+REDIS_ERRORS = Counter(
+    "bff_redis_errors_total",
+    "Session store failures, by kind (connection, timeout, loading, cluster, out_of_memory, "
+    "replica_ack_missing).",
+    ["kind"],
+)
+LOGINS = Counter("bff_logins_total", "Completed login callbacks, by outcome.", ["outcome"])
+LOGOUTS = Counter("bff_logouts_total", "Logouts, by kind (user, backchannel).", ["kind"])
+RATE_LIMITED = Counter(
+    "bff_rate_limited_total", "Requests refused by an abuse limit, by limit.", ["limit"],
+)
+
+
+def exposition() -> tuple[bytes, str]:
+    """The text a scrape gets: this process's series, or every worker's in multiprocess mode."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
