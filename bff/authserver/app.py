@@ -6,6 +6,8 @@ import logging
 
 import redis
 from flask import Flask, Response, jsonify
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 from werkzeug.exceptions import HTTPException
 
 from bff.authserver.backchannel import BackchannelLogout
@@ -20,13 +22,16 @@ log = logging.getLogger(__name__)
 CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; "
                            "frame-ancestors 'none'; base-uri 'none'")
 MAX_REQUEST_BYTES = 64 * 1024
+REDIS_TIMEOUT = 2.0
 
 
 def create_app(settings: AuthServerSettings) -> Flask:
     app = Flask("bff.authserver")
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5,
-                                  socket_connect_timeout=5, health_check_interval=30)
+    client = redis.Redis.from_url(
+        settings.redis_url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT,
+        health_check_interval=30, retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=2),
+        retry_on_error=[redis.ConnectionError])
     keys = KeyStore(settings)
     keys.ensure_signing_key()
     store = AuthStore(client)

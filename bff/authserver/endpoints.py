@@ -128,6 +128,12 @@ class EndSessionEndpoint(_EndSessionEndpoint):
     def get_algorithms(self) -> list[str]:
         return self.keys.algorithms()
 
+    def is_post_logout_redirect_uri_legitimate(self, request: Any, post_logout_redirect_uri: str,
+                                               client: Any, logout_hint: str | None) -> bool:
+        """Without an ID token hint, redirect (to a registered URI only) once the user has
+        confirmed: the confirmation is the CSRF-checked POST of our own page."""
+        return request.method == "POST"
+
     def end_session(self, end_session_request: Any) -> None:
         """Done by the view before the response, where the browser's session is known."""
 

@@ -53,7 +53,9 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         return client.audience
 
     def get_auth_time(self, user: Any) -> int | None:
-        return user.auth_time or None if isinstance(user, Authenticated) else None
+        if isinstance(user, Authenticated) and user.auth_time:
+            return user.auth_time
+        return None
 
     def get_jti(self, client: Client, grant_type: str, user: Any, scope: str) -> str:
         jti = new_secret(16)

@@ -326,3 +326,16 @@ def test_logout_sends_a_signed_back_channel_logout_token(server: AuthServer,
     assert claims["events"] == {LOGOUT_EVENT: {}}
     assert claims["jti"] and "nonce" not in claims
     assert claims["exp"] > time.time()
+
+
+def test_confirmed_logout_without_hint_redirects_to_a_registered_uri(server: AuthServer) -> None:
+    browser = requests.Session()
+    login(browser, server.url, authorize_params(Pkce()))
+    page = browser.get(f"{server.url}/logout", params={
+        "client_id": "bff-demo", "post_logout_redirect_uri": "http://localhost:8000/"})
+    assert "Sign out?" in page.text
+    form = login_form(page)
+    done = browser.post(server.url + form.action, allow_redirects=False,
+                        data={"csrf_token": form.csrf_token})
+    assert done.status_code == 302
+    assert done.headers["Location"] == "http://localhost:8000/"

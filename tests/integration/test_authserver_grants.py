@@ -281,3 +281,8 @@ def test_password_grant_with_a_wrong_password_is_refused(server: AuthServer) -> 
                              data={"grant_type": "password", "username": "alice",
                                    "password": "guess"})
     assert_oauth_error(response, "invalid_grant")
+
+
+def test_unknown_scope_is_refused(server: AuthServer) -> None:
+    back = authorization_error(server, scope="openid admin:everything")
+    assert back["error"] == "invalid_scope"
