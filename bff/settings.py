@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from bff.store import RedisUrlError, parse_redis_url
+
 log = logging.getLogger(__name__)
 
 TokenType = Literal["user", "client", "user-or-client", "user-or-none", "none"]
@@ -83,6 +85,12 @@ class Settings:
     trusted_proxies: tuple[IPNetwork, ...] = ()
     redis_wait_replicas: int = 0
     redis_wait_timeout_ms: int = 500
+    redis_max_connections: int = 64
+    redis_timeout: float = 2.0
+    login_rate_limit: int = 30
+    max_pending_logins: int = 10
+    max_header_bytes: int = 16 * 1024
+    log_format: Literal["text", "json"] = "text"
 
     @property
     def is_https(self) -> bool:
@@ -202,6 +210,11 @@ ENV_KEYS = {
     "BFF_FRONTEND_DIR": "frontend_dir",
     "BFF_TRUSTED_PROXIES": "trusted_proxies",
     "BFF_REDIS_WAIT_REPLICAS": "redis_wait_replicas",
+    "BFF_REDIS_MAX_CONNECTIONS": "redis_max_connections",
+    "BFF_REDIS_TIMEOUT": "redis_timeout",
+    "BFF_LOGIN_RATE_LIMIT": "login_rate_limit",
+    "BFF_MAX_PENDING_LOGINS": "max_pending_logins",
+    "BFF_LOG_FORMAT": "log_format",
 }
 
 
@@ -230,7 +243,7 @@ def load_settings(path: str | os.PathLike[str] | None = None,
 def build_settings(raw: Mapping[str, Any], base_dir: Path | None = None) -> Settings:
     known = set(ENV_KEYS.values()) | {
         "routes", "login_timeout", "user_claims", "post_logout_redirect_path", "provider_timeout",
-        "id_token_algorithms", "trusted_proxies", "redis_wait_timeout_ms",
+        "id_token_algorithms", "trusted_proxies", "redis_wait_timeout_ms", "max_header_bytes",
     }
     unknown = set(raw) - known
     if unknown:
@@ -291,12 +304,32 @@ def build_settings(raw: Mapping[str, Any], base_dir: Path | None = None) -> Sett
         trusted_proxies=parse_networks(raw.get("trusted_proxies", ())),
         redis_wait_replicas=int(raw.get("redis_wait_replicas", 0)),
         redis_wait_timeout_ms=int(raw.get("redis_wait_timeout_ms", 500)),
+        redis_max_connections=int(raw.get("redis_max_connections", 64)),
+        redis_timeout=float(raw.get("redis_timeout", 2.0)),
+        login_rate_limit=int(raw.get("login_rate_limit", 30)),
+        max_pending_logins=int(raw.get("max_pending_logins", 10)),
+        max_header_bytes=int(raw.get("max_header_bytes", 16 * 1024)),
+        log_format=str(raw.get("log_format", "text")).lower(),  # type: ignore[arg-type]
     )
     _check_consistency(settings)
     return settings
 
 
 def _check_consistency(settings: Settings) -> None:
+    try:
+        parse_redis_url(settings.redis_url)
+    except RedisUrlError as exc:
+        raise SettingsError(str(exc)) from exc
+    if settings.redis_max_connections < 1 or settings.redis_timeout <= 0:
+        raise SettingsError("BFF_REDIS_MAX_CONNECTIONS must be at least 1 and BFF_REDIS_TIMEOUT "
+                            "a positive number of seconds")
+    if settings.login_rate_limit < 0 or settings.max_pending_logins < 0:
+        raise SettingsError("BFF_LOGIN_RATE_LIMIT and BFF_MAX_PENDING_LOGINS must be 0 (no "
+                            "limit) or more")
+    if settings.max_header_bytes < 1024:
+        raise SettingsError("max_header_bytes must be at least 1024")
+    if settings.log_format not in ("text", "json"):
+        raise SettingsError(f"BFF_LOG_FORMAT must be text or json, got {settings.log_format!r}")
     if settings.refresh_skew < 0:
         raise SettingsError("BFF_REFRESH_SKEW must be zero or more seconds")
     if settings.redis_wait_replicas < 0 or settings.redis_wait_timeout_ms <= 0:
