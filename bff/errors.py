@@ -14,6 +14,8 @@ turns any of them into JSON (XHR and API calls) or a readable page (navigations)
     ├── NotFound (404 not_found)
     ├── MethodNotAllowed (405 method_not_allowed)
     ├── PayloadTooLarge (413 payload_too_large)
+    ├── TooManyRequests (429 too_many_requests): an abuse limit (logins per address, pending
+    │   logins per browser) was reached; carries Retry-After
     ├── LoginFailed (400 login_failed): the provider refused or the callback was not valid
     ├── ProviderUnavailable (503 provider_unavailable)
     ├── SessionStoreUnavailable (503 session_store_unavailable)
@@ -91,6 +93,12 @@ class PayloadTooLarge(BffError):
     code = "payload_too_large"
     status = 413
     title = "The request body is too large"
+
+
+class TooManyRequests(BffError):
+    code = "too_many_requests"
+    status = 429
+    title = "Too many attempts"
 
 
 class LoginFailed(BffError):
