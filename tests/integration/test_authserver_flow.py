@@ -24,7 +24,7 @@ from tests.integration.test_authserver_helpers import (
     submit_login,
     tokens_for,
 )
-from tests.support import RedisServer
+from tests.support import RedisServer, free_port
 
 
 @pytest.fixture(scope="module")
@@ -244,3 +244,15 @@ def test_unknown_client_shows_an_error_page(server: AuthServer) -> None:
     assert response.status_code == 400
     assert "Location" not in response.headers
     assert "invalid_client" in response.text
+
+
+def test_redis_outage_answers_503_json() -> None:
+    dead = start_authserver(f"redis://127.0.0.1:{free_port()}/0")
+    try:
+        response = requests.post(f"{dead.url}/token", auth=("bff-demo", BFF_SECRET), data={
+            "grant_type": "refresh_token", "refresh_token": "x"})
+        assert response.status_code == 503
+        assert response.json()["error"] == "temporarily_unavailable"
+        assert requests.get(f"{dead.url}/healthz").status_code == 200
+    finally:
+        dead.stop()
