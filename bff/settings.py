@@ -13,6 +13,7 @@ import hashlib
 import ipaddress
 import logging
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,9 @@ DEFAULT_USER_CLAIMS = (
 )
 KEY_BYTES = 32
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+CspAdditions = tuple[tuple[str, tuple[str, ...]], ...]
+CSP_DIRECTIVE = re.compile(r"[a-z][a-z-]*")
+CSP_SOURCE = re.compile(r"[!-+\--:<-~]+")  # printable ASCII but space, ',' and ';'
 
 
 class SettingsError(ValueError):
@@ -91,6 +95,8 @@ class Settings:
     max_pending_logins: int = 10
     max_header_bytes: int = 16 * 1024
     log_format: Literal["text", "json"] = "text"
+    frontend_dev_server: str | None = None
+    content_security_policy_extra: CspAdditions = ()
 
     @property
     def is_https(self) -> bool:
@@ -157,6 +163,38 @@ def parse_networks(value: Any) -> tuple[IPNetwork, ...]:
         raise SettingsError(f"trusted_proxies: {exc} (give IP addresses or CIDR ranges)") from exc
 
 
+def parse_csp_additions(value: Any) -> CspAdditions:
+    """Sources the SPA needs beyond the strict default Content-Security-Policy, per directive.
+
+    TOML gives a table (``img-src = ["https://cdn.example"]``), the variable gives CSP syntax
+    (``img-src https://cdn.example; connect-src wss://push.example``). A source may not hold
+    ``;`` or ``,``, so an addition cannot smuggle in a directive or a second policy.
+    """
+    if not value:
+        return ()
+    if isinstance(value, str):
+        pairs = [(words[0], words[1:]) for words in (part.split() for part in value.split(";"))
+                 if words]
+    elif isinstance(value, Mapping):
+        pairs = [(str(name), sources.split() if isinstance(sources, str) else list(sources))
+                 for name, sources in value.items()]
+    else:
+        raise SettingsError("content_security_policy_extra must be a table of directive = "
+                            "[sources] or a string like 'img-src https://cdn.example'")
+    merged: dict[str, list[str]] = {}
+    for name, sources in pairs:
+        directive = name.strip().lower()
+        if not CSP_DIRECTIVE.fullmatch(directive):
+            raise SettingsError(f"content_security_policy_extra: {name!r} is not a directive name")
+        bad = [s for s in sources if not isinstance(s, str) or not CSP_SOURCE.fullmatch(s)]
+        if bad or not sources:
+            raise SettingsError(f"content_security_policy_extra: {directive} needs sources "
+                                f"without spaces, ',' or ';' (got {sources!r})")
+        known = merged.setdefault(directive, [])
+        known.extend(s for s in sources if s not in known)
+    return tuple((directive, tuple(sources)) for directive, sources in merged.items())
+
+
 def parse_route(raw: Mapping[str, Any], index: int) -> Route:
     where = f"[[routes]] #{index + 1}"
     unknown = set(raw) - {
@@ -215,6 +253,70 @@ ENV_KEYS = {
     "BFF_LOGIN_RATE_LIMIT": "login_rate_limit",
     "BFF_MAX_PENDING_LOGINS": "max_pending_logins",
     "BFF_LOG_FORMAT": "log_format",
+    "BFF_FRONTEND_DEV_SERVER": "frontend_dev_server",
+    "BFF_CONTENT_SECURITY_POLICY_EXTRA": "content_security_policy_extra",
+}
+
+# What each setting means, for docs/settings.md (`python -m bff.settings_doc` renders it from
+# these, the field defaults and ENV_KEYS; a test fails when a setting has no line here).
+SETTING_DESCRIPTIONS = {
+    "base_url": "The public origin of the BFF and the SPA. The redirect URI is "
+                "`<base_url>/bff/callback`, never taken from the Host header; plain http only on "
+                "localhost.",
+    "issuer": "The OIDC provider's issuer; its endpoints come from its discovery document.",
+    "client_id": "The BFF's client id at the provider (a confidential client).",
+    "client_secret": "The BFF's client secret at the provider; prefer the variable to the file.",
+    "secret_keys": "Comma-separated base64url 32-byte keys that encrypt tokens at rest: the "
+                   "first encrypts, all decrypt (rotation). `bff generate-key` prints one.",
+    "scopes": "Scopes requested at login; must include `openid` (and `offline_access` for "
+              "refresh tokens).",
+    "redis_url": "The session store: `redis://`, `rediss://`, `unix://`, "
+                 "`redis+sentinel://host:port[,host:port]/master[/db]` or "
+                 "`redis+cluster://host:port`.",
+    "refresh_skew": "Seconds before expiry at which an access token is refreshed (at most half "
+                    "its lifetime).",
+    "routes": "The `[[routes]]` the SPA calls under `/api` (TOML only; keys below).",
+    "cookie_samesite": "`Lax` or `Strict` for the session cookie; `None` is refused.",
+    "session_idle_timeout": "Seconds of inactivity after which a session ends.",
+    "session_lifetime": "Seconds after login at which a session ends, however active.",
+    "login_timeout": "Seconds a started login may take before its `state` expires.",
+    "user_claims": "ID-token claims that `/bff/user` shows the SPA.",
+    "frontend_dir": "A built SPA to serve at `/`: `index.html` for client-side routes, "
+                    "long caching for hashed assets. Relative to the project directory of the "
+                    "config file.",
+    "post_logout_redirect_path": "Path on the BFF's origin the provider returns to after logout.",
+    "provider_timeout": "Seconds to wait for the provider (discovery, token and revocation calls).",
+    "id_token_algorithms": "Signature algorithms accepted on ID tokens (asymmetric only).",
+    "trusted_proxies": "IPs or CIDR ranges of reverse proxies in front of the BFF whose "
+                       "`X-Forwarded-*` and `Forwarded` headers count.",
+    "redis_wait_replicas": "Replicas that must acknowledge a session write with rotated tokens "
+                           "before the response (Redis `WAIT`); 0 does not wait.",
+    "redis_wait_timeout_ms": "How long that wait may take, in milliseconds.",
+    "redis_max_connections": "Connections in each process's Redis pool.",
+    "redis_timeout": "Seconds a Redis command or connect may take before the request gets 503.",
+    "login_rate_limit": "`/bff/login` and `/bff/callback` requests per minute per client "
+                        "address; 0 is no limit.",
+    "max_pending_logins": "Logins one browser may have in flight at once; 0 is no limit.",
+    "max_header_bytes": "Largest request header block accepted, in bytes (at least 1024).",
+    "log_format": "`text` or `json` log lines.",
+    "frontend_dev_server": "Development: the origin of a running SPA dev server (Vite: "
+                           "`http://localhost:5173`) that the BFF proxies instead of serving "
+                           "`frontend_dir`, so hot reload keeps working.",
+    "content_security_policy_extra": "Sources added to the SPA's strict Content-Security-Policy: "
+                                     "a TOML table (`img-src = [\"https://cdn.example\"]`) or "
+                                     "CSP syntax (`img-src https://cdn.example; connect-src "
+                                     "wss://push.example`).",
+}
+ROUTE_DESCRIPTIONS = {
+    "prefix": "What the SPA calls: a path under `/api/`; the longest matching prefix wins.",
+    "upstream": "Where it goes; the rest of the path is appended.",
+    "methods": "Allowed HTTP methods; others get 405.",
+    "token": "`user`, `client` (client credentials), `user-or-client`, `user-or-none` or `none`.",
+    "scopes": "Scopes the session must hold, else 403 `insufficient_scope`.",
+    "connect_timeout": "Seconds to connect to the upstream.",
+    "read_timeout": "Seconds to wait for the upstream's answer.",
+    "max_body_bytes": "Largest request body passed on.",
+    "headers": "A table of extra headers sent to the upstream.",
 }
 
 
@@ -310,6 +412,10 @@ def build_settings(raw: Mapping[str, Any], base_dir: Path | None = None) -> Sett
         max_pending_logins=int(raw.get("max_pending_logins", 10)),
         max_header_bytes=int(raw.get("max_header_bytes", 16 * 1024)),
         log_format=str(raw.get("log_format", "text")).lower(),  # type: ignore[arg-type]
+        frontend_dev_server=_origin("BFF_FRONTEND_DEV_SERVER", str(raw["frontend_dev_server"]))
+        if raw.get("frontend_dev_server") else None,
+        content_security_policy_extra=parse_csp_additions(
+            raw.get("content_security_policy_extra")),
     )
     _check_consistency(settings)
     return settings
