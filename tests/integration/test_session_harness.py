@@ -1,0 +1,203 @@
+"""Shared pieces for the session tests: a demo stack whose keys the test knows, extra BFF
+instances (``bff serve`` or gunicorn with several workers) on the same Redis and provider, and a
+``SessionStore`` built from the same keys so a test can look inside Redis as the BFF does.
+
+No tests live here; pytest collects the module and finds none.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+import requests
+
+from bff.authserver.store import AuthStore
+from bff.sealing import Sealer
+from bff.sessions import Session, SessionStore, record_key, session_handle
+from bff.settings import build_settings, decode_secret_key, generate_secret_key
+from tests.support import (
+    ROOT,
+    BffProcess,
+    DemoStack,
+    RedisServer,
+    free_port,
+    start_bff,
+    start_demo,
+)
+
+DEMO_CLIENT_ID = "bff-demo"
+DEMO_CLIENT_SECRET = "demo-bff-secret-change-me"
+INTROSPECTING_CLIENT = ("demo-api", "demo-api-secret-change-me")
+COOKIE = "bff"
+
+ORDERS_ROUTE = """
+[[routes]]
+prefix = "/api/orders"
+upstream = "http://127.0.0.1:{api_port}/orders"
+methods = ["GET", "POST"]
+token = "user"
+scopes = ["orders:read"]
+"""
+
+
+def store_for(client: redis.Redis, keys: str, **settings: object) -> SessionStore:
+    """A SessionStore that reads and writes exactly as a BFF configured with ``keys`` does."""
+    built = build_settings({
+        "base_url": "http://localhost:8000", "issuer": "http://localhost:8001",
+        "client_id": "inspector", "client_secret": "unused", "secret_keys": keys, **settings,
+    })
+    return SessionStore(client, Sealer(tuple(decode_secret_key(k) for k in keys.split(","))),
+                        built)
+
+
+@dataclass
+class KnownStack:
+    """`bff demo` started with a secret key and a provider key directory the test knows."""
+
+    demo: DemoStack
+    keys: str
+    key_dir: Path
+
+    @property
+    def bff_url(self) -> str:
+        return self.demo.bff_url
+
+    @property
+    def issuer(self) -> str:
+        return self.demo.issuer
+
+    @property
+    def api_port(self) -> int:
+        return self.demo.port + 2
+
+    @property
+    def redis(self) -> RedisServer:
+        return self.demo.redis
+
+    def store(self, keys: str | None = None) -> SessionStore:
+        return store_for(self.redis.client(), keys or self.keys)
+
+    def auth_store(self) -> AuthStore:
+        return AuthStore(self.redis.client())
+
+    def session(self, browser: requests.Session, keys: str | None = None) -> Session | None:
+        """The session the browser's cookie names, read without sliding it."""
+        cookie = bff_cookie(browser)
+        return None if cookie is None else self.store(keys).load(cookie, slide=False)
+
+    def introspect(self, token: str) -> dict[str, object]:
+        """What the provider says about a token (RFC 7662), asked as the demo API."""
+        response = requests.post(f"{self.issuer}/introspect", data={"token": token},
+                                 auth=INTROSPECTING_CLIENT, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def stop(self) -> None:
+        self.demo.stop()
+
+
+def start_known_stack(redis_server: RedisServer, env: Mapping[str, str] | None = None
+                      ) -> KnownStack:
+    keys = generate_secret_key()
+    key_dir = Path(tempfile.mkdtemp(prefix="bff-test-as-keys-"))
+    demo = start_demo(redis_server, {"BFF_SECRET_KEYS": keys,
+                                     "BFF_AUTHSERVER_KEY_DIR": str(key_dir), **(env or {})})
+    return KnownStack(demo=demo, keys=keys, key_dir=key_dir)
+
+
+def bff_cookie(browser: requests.Session) -> str | None:
+    for cookie in browser.cookies:
+        if cookie.name == COOKIE:
+            return cookie.value
+    return None
+
+
+def record_of(client: redis.Redis, session_id: str) -> bytes | None:
+    return client.get(record_key(session_handle(session_id)))
+
+
+def expire_access_token(store: SessionStore, session: Session, remaining: float = -5.0
+                        ) -> Session:
+    """Make the session's access token (as the BFF sees it) expire ``remaining`` seconds from
+    now, through the store's own compare-and-set write: the token itself is untouched."""
+    now = time.time()
+    tokens = dataclasses.replace(session.tokens, access_expires_at=now + remaining,
+                                 access_issued_at=now + remaining - 900)
+    updated = store.replace_tokens(session, tokens)
+    assert updated is not None
+    return updated
+
+
+def instance_env(stack: KnownStack, keys: str, config: Path,
+                 extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A second BFF for the stack: same public origin (the registered redirect URI), provider,
+    client and Redis; its own keys."""
+    return {
+        "BFF_CONFIG": str(config), "BFF_BASE_URL": stack.bff_url, "BFF_ISSUER": stack.issuer,
+        "BFF_CLIENT_ID": DEMO_CLIENT_ID, "BFF_CLIENT_SECRET": DEMO_CLIENT_SECRET,
+        "BFF_SECRET_KEYS": keys, "BFF_REDIS_URL": stack.redis.url,
+        "BFF_SCOPES": "openid profile email offline_access orders:read orders:write",
+        "PYTHONUNBUFFERED": "1", **(extra or {}),
+    }
+
+
+def write_config(text: str) -> Path:
+    fd, name = tempfile.mkstemp(prefix="bff-test-", suffix=".toml")
+    os.close(fd)
+    path = Path(name)
+    path.write_text(text)
+    return path
+
+
+def start_instance(stack: KnownStack, keys: str, *, config_extra: str = "",
+                   env: Mapping[str, str] | None = None) -> BffProcess:
+    """`bff serve` on a free port, sharing the stack's Redis and provider."""
+    config = write_config(config_extra + ORDERS_ROUTE.format(api_port=stack.api_port))
+    port = free_port()
+    return start_bff(["serve", "--port", str(port)], port,
+                     env=instance_env(stack, keys, config, env))
+
+
+def start_gunicorn(env: Mapping[str, str], *, workers: int = 3, threads: int = 8,
+                   timeout: float = 60.0) -> BffProcess:
+    """Production-style: gunicorn with several worker processes, each building its own app."""
+    port = free_port()
+    log_path = Path(tempfile.mkstemp(prefix="bff-test-gunicorn-", suffix=".log")[1])
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", str(threads),
+             "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5", "bff.app:create_app()"],
+            env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+        )
+    server = BffProcess(port=port, process=process, log_path=log_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited early:\n{server.log()}")
+        try:
+            if requests.get(f"{server.url}/healthz", timeout=1).status_code == 200:
+                return server
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise TimeoutError(f"gunicorn not ready after {timeout}s:\n{server.log()}")
+
+
+def wait_until(condition: Callable[[], object], what: str, timeout: float = 15.0) -> None:
+    """Poll ``condition()`` for something that happens asynchronously (not a timing claim)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"not within {timeout}s: {what}")
