@@ -2,34 +2,38 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from bff import endpoints, frontend, observability, proxy
+from bff import endpoints, frontend, limits, observability, proxy
 from bff.errors import BffError
 from bff.logins import PendingLogins
 from bff.oidc import OidcClient
-from bff.responses import error_response, http_error_response, unexpected_error_response
+from bff.responses import (
+    error_response,
+    http_error_response,
+    store_outage_response,
+    unexpected_error_response,
+)
 from bff.runtime import Runtime
 from bff.sealing import Sealer
 from bff.security import BASE_HEADERS
 from bff.sessions import SessionStore
 from bff.settings import Settings, load_settings
-from bff.store import connect
+from bff.store import OUTAGE_ERRORS, RedisOptions, connect
 from bff.tokens import TokenManager
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the BFF; without arguments, settings come from ``BFF_CONFIG`` and ``BFF_*``."""
     settings = settings or load_settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    observability.install_log_redaction()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = None
+    observability.install(app, settings)
     sealer = Sealer(settings.secret_keys)
-    client = connect(settings.redis_url)
+    client = connect(settings.redis_url, RedisOptions(
+        max_connections=settings.redis_max_connections, socket_timeout=settings.redis_timeout,
+        connect_timeout=settings.redis_timeout))
     oidc = OidcClient(settings)
     store = SessionStore(client, sealer, settings)
     app.extensions["bff"] = Runtime(
@@ -38,16 +42,19 @@ def create_app(settings: Settings | None = None) -> Flask:
         oidc=oidc,
         tokens=TokenManager(store, oidc, settings, sealer),
         routes=proxy.RouteTable(settings.routes),
-        proxy=proxy.Proxy(),
+        proxy=observability.MeasuredProxy(),
         logins=PendingLogins(client, sealer, settings.login_timeout),
     )
-    app.register_blueprint(observability.blueprint)
+    app.extensions["bff_limits"] = limits.Limits(client, settings)
+    app.before_request(limits.enforce)
     app.register_blueprint(endpoints.blueprint)
     app.register_blueprint(proxy.blueprint)
     if settings.frontend_dir:
         app.register_blueprint(frontend.create_blueprint(settings.frontend_dir))
     app.register_error_handler(BffError, error_response)
     app.register_error_handler(HTTPException, http_error_response)
+    for outage in OUTAGE_ERRORS:
+        app.register_error_handler(outage, store_outage_response)
     app.register_error_handler(Exception, unexpected_error_response)
     app.after_request(_security_headers)
     return app

@@ -1,42 +1,93 @@
-"""``bff check-config``: can this BFF serve? Settings, Redis, discovery and JWKS, each reported."""
+"""``bff check-config``: could this BFF serve? Settings, Redis, discovery and JWKS, each reported.
+
+One line per check, ``ok`` or ``FAIL`` with what was found or what stopped it; exit code 0 only
+when every check passed. Nothing secret is printed: no password, client secret or key.
+"""
 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 
+import jwt
 import requests
 
 from bff.errors import BffError
 from bff.oidc import OidcClient
-from bff.settings import SettingsError, load_settings
-from bff.store import connect
+from bff.settings import Settings, SettingsError, load_settings
+from bff.store import RedisOptions, connect, describe_deployment, parse_redis_url
 
 
-def check_config(path: str | None) -> int:
-    results: list[tuple[str, bool, str]] = []
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def check_settings(path: str | None) -> tuple[Settings | None, Check]:
     try:
         settings = load_settings(path)
     except SettingsError as exc:
-        print(f"FAIL settings: {exc}")
-        return 1
-    results.append(("settings", True,
-                    f"base_url={settings.base_url} issuer={settings.issuer} "
-                    f"routes={len(settings.routes)} keys={len(settings.secret_keys)}"))
+        return None, Check("settings", False, str(exc))
+    return settings, Check(
+        "settings", True,
+        f"base_url={settings.base_url} issuer={settings.issuer} client_id={settings.client_id} "
+        f"routes={len(settings.routes)} keys={len(settings.secret_keys)}",
+    )
+
+
+def check_redis(settings: Settings) -> Check:
+    target = parse_redis_url(settings.redis_url)
     try:
-        connect(settings.redis_url).ping()
-        results.append(("redis", True, "reachable"))
-    except Exception as exc:  # noqa: BLE001 - report whatever stops us
-        results.append(("redis", False, f"{type(exc).__name__}: cannot reach the store"))
+        client = connect(settings.redis_url, RedisOptions(
+            max_connections=2, socket_timeout=settings.redis_timeout,
+            connect_timeout=settings.redis_timeout, retries=0))
+        client.ping()
+        probe = "bff:check-config:{probe}"
+        client.set(probe, b"1", ex=10)
+        client.delete(probe)
+        return Check("redis", True, f"{describe_deployment(client, target)}; writable")
+    except Exception as exc:  # noqa: BLE001 - report whatever stops us, e.g. auth refused
+        return Check("redis", False, f"{target.describe()}: {type(exc).__name__}: {exc}")
+
+
+def check_provider(settings: Settings) -> list[Check]:
     oidc = OidcClient(settings)
     try:
         meta = oidc.metadata()
-        results.append(("discovery", True, f"issuer {meta.issuer}"))
-        keys = requests.get(meta.jwks_uri, timeout=settings.provider_timeout).json()["keys"]
-        results.append(("jwks", bool(keys), f"{len(keys)} key(s) at {meta.jwks_uri}"))
-    except (BffError, requests.RequestException, ValueError, KeyError) as exc:
-        results.append(("provider", False, str(exc)))
-    for name, ok, detail in results:
-        print(f"{'ok  ' if ok else 'FAIL'} {name:<10} {detail}")
-    ready = all(ok for _, ok, _ in results)
-    print("ready to serve" if ready else "not ready", file=sys.stderr)
+    except BffError as exc:
+        return [Check("discovery", False, f"{settings.issuer}: {exc.description}")]
+    checks = [Check("discovery", True,
+                    f"issuer {meta.issuer}; token endpoint {meta.token_endpoint}; "
+                    f"end-session {'yes' if meta.end_session_endpoint else 'no'}; "
+                    f"revocation {'yes' if meta.revocation_endpoint else 'no'}")]
+    try:
+        response = requests.get(meta.jwks_uri, timeout=settings.provider_timeout)
+        response.raise_for_status()
+        key_set = jwt.PyJWKSet.from_dict(response.json())
+    except (requests.RequestException, ValueError, jwt.PyJWKSetError) as exc:
+        checks.append(Check("jwks", False, f"{meta.jwks_uri}: {type(exc).__name__}: {exc}"))
+        return checks
+    usable = [k for k in key_set.keys if k.public_key_use in (None, "sig")
+              and k.algorithm_name in settings.id_token_algorithms]
+    checks.append(Check(
+        "jwks", bool(usable),
+        f"{len(usable)} signing key(s) for {', '.join(settings.id_token_algorithms)} "
+        f"at {meta.jwks_uri}",
+    ))
+    return checks
+
+
+def check_config(path: str | None) -> int:
+    settings, first = check_settings(path)
+    results = [first]
+    if settings is not None:
+        results.append(check_redis(settings))
+        results.extend(check_provider(settings))
+    for check in results:
+        print(f"{'ok  ' if check.ok else 'FAIL'} {check.name:<10} {check.detail}")
+    ready = all(check.ok for check in results)
+    print("ready to serve" if ready else "not ready: fix the FAIL lines above",
+          file=sys.stderr)
     return 0 if ready else 1

@@ -1,20 +1,50 @@
-"""Health and readiness endpoints, and log redaction."""
+"""Health, readiness, metrics, request ids, access and JSON logs, and log redaction.
+
+Every request gets one id, taken from a well-formed incoming ``X-Request-ID`` or made here. It is
+written back into the WSGI environ before Flask sees the request, so the proxy forwards this same
+id upstream, and it is in ``flask.g.request_id``, the response's ``X-Request-ID`` and every log
+line written while the request runs. Log lines pass through :func:`redact` before they are
+written, tracebacks included.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import secrets
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Flask, Response, g, has_request_context, jsonify, request
+from werkzeug.exceptions import RequestHeaderFieldsTooLarge
 
-from bff.errors import BffError
+from bff import metrics
+from bff.errors import BffError, UpstreamTimeout, UpstreamUnavailable
+from bff.proxy import Proxy
 from bff.runtime import runtime
+from bff.settings import Route, Settings
 
 blueprint = Blueprint("observability", __name__)
+access_log = logging.getLogger("bff.access")
+
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+MANAGEMENT_BODY_LIMIT = 64 * 1024
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+ACCESS_FIELDS = ("method", "path", "route", "status", "duration_ms")
+ENDPOINT_LOGINS = "bff.callback"
+ENDPOINT_LOGOUTS = {"bff.logout_post": "user", "bff.logout_get": "user",
+                    "bff.backchannel_logout": "backchannel"}
+UNMATCHED = "unmatched"
 
 _SECRETS = re.compile(
     r"(eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*)"
-    r"|((?:access_token|refresh_token|id_token|code|client_secret|logout_token)=)[^&\s\"']+"
+    r"|((?:access_token|refresh_token|id_token|code|client_secret|logout_token|code_verifier|"
+    r"password)=)[^&\s\"']+"
+    r"|((?:\"(?:access_token|refresh_token|id_token|client_secret|password)\"\s*:\s*\"))"
+    r"[^\"]+"
     r"|((?:Bearer|Basic)\s+)[\w\-.~+/=]+"
     r"|((?:__Host-bff|bff|bff_login)=)[^;\s\"']+",
     re.IGNORECASE,
@@ -22,7 +52,7 @@ _SECRETS = re.compile(
 
 
 def redact(text: str) -> str:
-    """Mask JWTs, token parameters, bearer credentials and our cookies in a log line."""
+    """Mask JWTs, token parameters and fields, bearer credentials and our cookies."""
     def mask(match: re.Match[str]) -> str:
         prefix = next((g for g in match.groups()[1:] if g), "")
         return f"{prefix}[redacted]"
@@ -30,17 +60,65 @@ def redact(text: str) -> str:
     return _SECRETS.sub(mask, text)
 
 
+def current_request_id() -> str:
+    return str(getattr(g, "request_id", "-")) if has_request_context() else "-"
+
+
 class RedactingFilter(logging.Filter):
+    """Masks secrets in the message of every record that passes, and stamps the request id."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = redact(record.getMessage())
         record.args = None
+        if not hasattr(record, "request_id"):
+            record.request_id = current_request_id()
         return True
 
 
-def install_log_redaction() -> None:
-    """Every handler on the root logger, and werkzeug's request log, redacts before writing."""
+class RedactingFormatter(logging.Formatter):
+    """Text lines; the whole line, traceback included, is redacted after formatting."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, request id, message, access fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "request_id": getattr(record, "request_id", "-"),
+            "message": record.getMessage(),
+        }
+        for name in ACCESS_FIELDS:
+            if hasattr(record, name):
+                entry[name] = getattr(record, name)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return redact(json.dumps(entry, default=str))
+
+
+class _BffHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The handler the BFF adds to the root logger when nobody configured logging."""
+
+
+def configure_logging(log_format: str) -> None:
+    """Text or JSON lines on stderr, redacted, with request ids; idempotent.
+
+    Like ``logging.basicConfig`` it adds a handler only when the root logger has none (gunicorn
+    and test runners bring their own); every root handler still gets the redacting filter.
+    """
     root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(_BffHandler())
+        root.setLevel(logging.INFO)
     for handler in root.handlers:
+        if isinstance(handler, _BffHandler):
+            handler.setFormatter(JsonFormatter() if log_format == "json"
+                                 else RedactingFormatter(TEXT_FORMAT))
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(RedactingFilter())
     for name in ("werkzeug", "gunicorn.access", "gunicorn.error"):
@@ -49,13 +127,111 @@ def install_log_redaction() -> None:
             logger.addFilter(RedactingFilter())
 
 
+class RequestIdMiddleware:
+    """Puts a well-formed ``X-Request-ID`` into the environ before anything reads it."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self._app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
+                 ) -> Iterable[bytes]:
+        incoming = str(environ.get("HTTP_X_REQUEST_ID", ""))
+        if not REQUEST_ID.fullmatch(incoming):
+            environ["HTTP_X_REQUEST_ID"] = secrets.token_hex(8)
+        return self._app(environ, start_response)
+
+
+def route_label(path: str, routes: tuple[Route, ...], rule: str | None) -> str:
+    """A bounded label: the configured /api prefix, the Flask rule, or ``unmatched``."""
+    if path.startswith("/api/"):
+        matching = [r.prefix for r in routes if path == r.prefix or path.startswith(r.prefix + "/")]
+        return max(matching, key=len) if matching else UNMATCHED
+    return rule or UNMATCHED
+
+
+def _start_request() -> None:
+    g.request_id = request.headers.get("X-Request-ID", "-")
+    g.started = time.perf_counter()
+    settings = runtime().settings
+    size = sum(len(name) + len(value) + 4 for name, value in request.headers.items())
+    if size > settings.max_header_bytes:
+        raise RequestHeaderFieldsTooLarge(
+            f"The request headers exceed {settings.max_header_bytes} bytes.")
+    if not request.path.startswith("/api/"):
+        request.max_content_length = MANAGEMENT_BODY_LIMIT
+
+
+def _finish_request(response: Response) -> Response:
+    settings = runtime().settings
+    elapsed = time.perf_counter() - getattr(g, "started", time.perf_counter())
+    rule = request.url_rule.rule if request.url_rule is not None else None
+    route = route_label(request.path, settings.routes, rule)
+    metrics.REQUESTS.labels(route=route, method=request.method,
+                            status=str(response.status_code)).inc()
+    metrics.REQUEST_SECONDS.labels(route=route, method=request.method).observe(elapsed)
+    _count_logins_and_logouts(response, settings)
+    response.headers["X-Request-ID"] = current_request_id()
+    access_log.info(
+        "%s %s %d %.1fms", request.method, request.path, response.status_code, elapsed * 1000,
+        extra={"method": request.method, "path": request.path, "route": route,
+               "status": response.status_code, "duration_ms": round(elapsed * 1000, 1)},
+    )
+    return response
+
+
+def _count_logins_and_logouts(response: Response, settings: Settings) -> None:
+    if request.endpoint == ENDPOINT_LOGINS:
+        new_session = any(
+            cookie.startswith(f"{settings.cookie_name}=") and
+            not cookie.startswith(f"{settings.cookie_name}=;")
+            for cookie in response.headers.getlist("Set-Cookie"))
+        outcome = "success" if new_session else \
+            "failure" if response.status_code >= 400 else "no_session"
+        metrics.LOGINS.labels(outcome=outcome).inc()
+    elif request.endpoint in ENDPOINT_LOGOUTS and response.status_code < 400:
+        metrics.LOGOUTS.labels(kind=ENDPOINT_LOGOUTS[request.endpoint]).inc()
+
+
+def install(app: Flask, settings: Settings) -> None:
+    """Request ids, bounds on header and management-body sizes, metrics and access logs."""
+    configure_logging(settings.log_format)
+    app.wsgi_app = RequestIdMiddleware(app.wsgi_app)  # type: ignore[method-assign]
+    app.before_request(_start_request)
+    app.after_request(_finish_request)
+    app.register_blueprint(blueprint)
+
+
+class MeasuredProxy(Proxy):
+    """The proxy, timing each upstream until its response headers arrive."""
+
+    def send(self, route: Route, method: str, url: str, headers: dict[str, str],
+             body: Iterator[bytes] | None) -> Any:
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            response = super().send(route, method, url, headers, body)
+            outcome = "answered"
+            return response
+        except UpstreamTimeout:
+            outcome = "timeout"
+            raise
+        except UpstreamUnavailable:
+            outcome = "unreachable"
+            raise
+        finally:
+            metrics.UPSTREAM_SECONDS.labels(route=route.prefix, outcome=outcome).observe(
+                time.perf_counter() - started)
+
+
 @blueprint.get("/healthz")
 def healthz() -> Response:
+    """The process answers: nothing else is checked, so a Redis outage never restarts it."""
     return jsonify({"status": "ok"})
 
 
 @blueprint.get("/readyz")
 def readyz() -> Response:
+    """Redis and the provider's discovery document are reachable: send traffic here."""
     rt = runtime()
     checks: dict[str, str] = {}
     try:
@@ -71,4 +247,11 @@ def readyz() -> Response:
     ready = all(v == "ok" for v in checks.values())
     response = jsonify({"status": "ready" if ready else "not_ready", "checks": checks})
     response.status_code = 200 if ready else 503
+    response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@blueprint.get("/metrics")
+def metrics_endpoint() -> Response:
+    body, content_type = metrics.exposition()
+    return Response(body, content_type=content_type, headers={"Cache-Control": "no-store"})

@@ -9,6 +9,7 @@ from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
 from bff.errors import BffError
+from bff.store import as_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,11 @@ def http_error_response(error: HTTPException) -> Response:
     wrapped.status = error.code or 500
     wrapped.title = error.name
     return error_response(wrapped)
+
+
+def store_outage_response(error: Exception) -> Response:
+    """A Redis failure that escaped ``store_errors``: still a 503 the user can read."""
+    return error_response(as_unavailable(error))
 
 
 def unexpected_error_response(error: Exception) -> Response:
