@@ -39,7 +39,7 @@ class BackchannelLogout:
                   "exp": now + self._settings.logout_token_lifetime, "jti": new_secret(16),
                   "sub": sub, "sid": sid, "events": {LOGOUT_EVENT: {}}}
         header = {"alg": key.alg, "kid": key.kid, "typ": "logout+jwt"}
-        return jwt.encode(header, claims, KeySet([KeyStore.import_private(key)]), [key.alg])
+        return jwt.encode(header, claims, KeySet([key.private_key]), [key.alg])
 
     def notify(self, client_ids: Iterable[str], sub: str, sid: str) -> list[Future[None]]:
         futures = []

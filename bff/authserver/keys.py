@@ -32,15 +32,21 @@ RSA_KEY_BITS = 2048
 
 @dataclass(frozen=True)
 class StoredKey:
+    """One key file, imported once: loading an RSA private key validates it, which costs tens
+    of milliseconds, far too much to pay per signature or per JWKS request."""
+
     kid: str
     alg: str
     created_at: int
-    private_jwk: dict[str, Any] = field(repr=False)
+    private_jwk: dict[str, Any] = field(repr=False, compare=False)
+    private_key: RSAKey | ECKey = field(repr=False, compare=False, init=False)
+    public_jwk: dict[str, Any] = field(repr=False, compare=False, init=False)
 
-    @property
-    def public_jwk(self) -> dict[str, Any]:
+    def __post_init__(self) -> None:
         key = _import(self.private_jwk)
-        return {**key.as_dict(private=False), "kid": self.kid, "alg": self.alg, "use": "sig"}
+        object.__setattr__(self, "private_key", key)
+        object.__setattr__(self, "public_jwk", {
+            **key.as_dict(private=False), "kid": self.kid, "alg": self.alg, "use": "sig"})
 
 
 class KeyStore:
@@ -70,9 +76,6 @@ class KeyStore:
             raise RuntimeError(f"no signing key in {self._dir}")
         return keys[-1]
 
-    @staticmethod
-    def import_private(key: StoredKey) -> RSAKey | ECKey:
-        return _import(key.private_jwk)
 
     def published(self, now: float | None = None) -> tuple[StoredKey, ...]:
         return published_keys(self._current_keys(), self._settings, now)
@@ -81,7 +84,7 @@ class KeyStore:
         return {"keys": [key.public_jwk for key in reversed(self.published())]}
 
     def public_key_set(self) -> KeySet:
-        return KeySet([_import(key.public_jwk) for key in self.published()])
+        return KeySet([key.private_key for key in self.published()])
 
     def algorithms(self) -> list[str]:
         return sorted({key.alg for key in self.published()} | {self._settings.signing_alg})

@@ -47,7 +47,7 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         self._lifetime = settings.access_token_lifetime
 
     def get_jwks(self) -> KeySet:
-        return KeySet([KeyStore.import_private(self._key)])
+        return KeySet([self._key.private_key])
 
     def get_audiences(self, client: Client, user: Any, scope: str) -> str:
         return client.audience
@@ -95,7 +95,7 @@ class IdTokenMixin:
     keys: KeyStore
 
     def resolve_client_private_key(self, client: Client) -> KeySet:
-        return KeySet([KeyStore.import_private(request_signing_key(self.keys))])
+        return KeySet([request_signing_key(self.keys).private_key])
 
     def get_client_algorithm(self, client: Client) -> str:
         return request_signing_key(self.keys).alg
