@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -286,3 +287,14 @@ def test_password_grant_with_a_wrong_password_is_refused(server: AuthServer) -> 
 def test_unknown_scope_is_refused(server: AuthServer) -> None:
     back = authorization_error(server, scope="openid admin:everything")
     assert back["error"] == "invalid_scope"
+
+
+def test_concurrent_use_of_one_refresh_token_succeeds_once(server: AuthServer) -> None:
+    tokens = tokens_for(server)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(lambda _: refresh(server.url, tokens["refresh_token"]), range(6)))
+    winners = [r.json() for r in results if r.status_code == 200]
+    assert len(winners) == 1
+    assert all(r.json().get("error") == "invalid_grant" for r in results if r.status_code != 200)
+    # The losers were reuse of a rotated token, so the whole family is gone.
+    assert_oauth_error(refresh(server.url, winners[0]["refresh_token"]), "invalid_grant")
