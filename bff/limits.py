@@ -2,9 +2,11 @@
 
 A flood of ``/bff/login`` would fill Redis with pending logins and send the provider a login page
 per request; a flood of ``/bff/callback`` would make the BFF call the provider's token endpoint.
-So each address gets ``login_rate_limit`` requests per minute on each endpoint (a sliding window:
-the previous minute's count, weighted by how much of it still overlaps, plus this minute's), and
-each browser (its login binding cookie) at most ``max_pending_logins`` logins in flight.
+So each client address gets ``login_rate_limit`` requests per minute on each endpoint (a sliding
+window: the previous minute's count, weighted by how much of it still overlaps, plus this
+minute's), and each browser (its login binding cookie) at most ``max_pending_logins`` logins in
+flight. Behind a load balancer, the address comes from ``X-Forwarded-For`` only when the peer is
+one of ``trusted_proxies``.
 """
 
 from __future__ import annotations
@@ -62,24 +64,32 @@ def sliding_count(previous: int, current: int, now: float, window: int) -> float
     return previous * (1.0 - elapsed) + current
 
 
-def client_address(peer: str, forwarded_for: str, trusted: tuple[IPNetwork, ...]) -> str:
-    """The address to count: the peer, or when the peer is a trusted proxy, the nearest
-    address in ``X-Forwarded-For`` that is not one of ours (earlier entries are the client's
-    word and could name anyone)."""
-    def is_trusted(text: str) -> bool:
+def client_address(peer: str, forwarded_for: str, trusted: tuple[IPNetwork, ...]) -> str | None:
+    """The address to count, or None when there is none to vouch for.
+
+    When the peer is a trusted proxy, it is the nearest address in ``X-Forwarded-For`` that is
+    not one of ours (earlier entries are the client's word and could name anyone). A loopback
+    peer that is not a trusted proxy is local tooling or a reverse proxy nobody declared: counting
+    it would put every user behind one counter, so it is not counted (set trusted_proxies).
+    """
+    def parse(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         try:
-            address = ipaddress.ip_address(text)
+            return ipaddress.ip_address(text)
         except ValueError:
-            return False
-        return any(address in network for network in trusted)
+            return None
+
+    def is_trusted(text: str) -> bool:
+        address = parse(text)
+        return address is not None and any(address in network for network in trusted)
 
     if not is_trusted(peer):
-        return peer
+        address = parse(peer)
+        return None if address is not None and address.is_loopback else peer
     hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
     for hop in reversed(hops):
         if not is_trusted(hop):
             return hop
-    return hops[0] if hops else peer
+    return None
 
 
 @dataclass(frozen=True)
@@ -128,7 +138,7 @@ class Limits:
             with store_errors():
                 self._close(keys=[self._pending_key(binding)])
 
-    def address(self, environ_peer: str, headers: Mapping[str, str]) -> str:
+    def address(self, environ_peer: str, headers: Mapping[str, str]) -> str | None:
         return client_address(environ_peer, headers.get("X-Forwarded-For", ""), self._trusted)
 
     @staticmethod
@@ -143,7 +153,8 @@ def enforce() -> None:
     if name is None:
         return
     limits: Limits = current_app.extensions["bff_limits"]
-    verdict = limits.hit(name, limits.address(request.remote_addr or "", request.headers))
+    address = limits.address(request.remote_addr or "", request.headers)
+    verdict = limits.hit(name, address) if address is not None else Verdict(True)
     if not verdict.allowed:
         metrics.RATE_LIMITED.labels(limit=f"{name}_per_address").inc()
         raise TooManyRequests(

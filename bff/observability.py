@@ -13,16 +13,27 @@ import json
 import logging
 import re
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Flask, Response, g, has_request_context, jsonify, request
+import requests
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    has_request_context,
+    jsonify,
+    request,
+)
 from werkzeug.exceptions import RequestHeaderFieldsTooLarge
 
 from bff import metrics
-from bff.errors import BffError, UpstreamTimeout, UpstreamUnavailable
+from bff.errors import BffError, ProviderUnavailable, UpstreamTimeout, UpstreamUnavailable
 from bff.proxy import Proxy
 from bff.runtime import runtime
 from bff.settings import Route, Settings
@@ -38,6 +49,8 @@ ENDPOINT_LOGINS = "bff.callback"
 ENDPOINT_LOGOUTS = {"bff.logout_post": "user", "bff.logout_get": "user",
                     "bff.backchannel_logout": "backchannel"}
 UNMATCHED = "unmatched"
+PROBE_SECONDS = 5.0
+PROBE_TIMEOUT = 3.0
 
 _SECRETS = re.compile(
     r"(eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*)"
@@ -192,11 +205,49 @@ def _count_logins_and_logouts(response: Response, settings: Settings) -> None:
         metrics.LOGOUTS.labels(kind=ENDPOINT_LOGOUTS[request.endpoint]).inc()
 
 
+class ProviderProbe:
+    """Does the provider answer right now? Its discovery document is fetched at most once every
+    ``PROBE_SECONDS`` per process, so a login flood cannot turn into a provider flood."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._url = f"{settings.issuer}/.well-known/openid-configuration"
+        self._timeout = min(settings.provider_timeout, PROBE_TIMEOUT)
+        self._lock = threading.Lock()
+        self._checked_at = float("-inf")
+        self._reachable = False
+
+    def reachable(self) -> bool:
+        with self._lock:
+            if time.monotonic() - self._checked_at >= PROBE_SECONDS:
+                try:
+                    response = requests.get(self._url, timeout=self._timeout)
+                    self._reachable = response.status_code == 200
+                except requests.RequestException:
+                    self._reachable = False
+                self._checked_at = time.monotonic()
+            return self._reachable
+
+
+def _provider_gate() -> None:
+    """A login while the provider is down gets our page now, not a browser error at the
+    provider's door; sessions already open keep working."""
+    if request.endpoint != "bff.login":
+        return
+    probe: ProviderProbe = current_app.extensions["bff_provider_probe"]
+    if not probe.reachable():
+        raise ProviderUnavailable(
+            "The identity provider cannot be reached right now, so logging in is not possible; "
+            "please try again in a few minutes. If you are logged in already, carry on.")
+
+
 def install(app: Flask, settings: Settings) -> None:
-    """Request ids, bounds on header and management-body sizes, metrics and access logs."""
+    """Request ids, bounds on header and management-body sizes, metrics, access logs, and the
+    provider check before a login."""
     configure_logging(settings.log_format)
     app.wsgi_app = RequestIdMiddleware(app.wsgi_app)  # type: ignore[method-assign]
+    app.extensions["bff_provider_probe"] = ProviderProbe(settings)
     app.before_request(_start_request)
+    app.before_request(_provider_gate)
     app.after_request(_finish_request)
     app.register_blueprint(blueprint)
 
@@ -231,7 +282,9 @@ def healthz() -> Response:
 
 @blueprint.get("/readyz")
 def readyz() -> Response:
-    """Redis and the provider's discovery document are reachable: send traffic here."""
+    """Send traffic here: Redis answers and the provider's discovery document was read (it is
+    kept for an hour). A provider that goes down later does not make instances unready, since
+    sessions with valid tokens still work; ``provider_live`` says whether it answers now."""
     rt = runtime()
     checks: dict[str, str] = {}
     try:
@@ -245,7 +298,9 @@ def readyz() -> Response:
     except BffError as exc:
         checks["provider"] = f"unavailable ({exc.code})"
     ready = all(v == "ok" for v in checks.values())
-    response = jsonify({"status": "ready" if ready else "not_ready", "checks": checks})
+    probe: ProviderProbe = current_app.extensions["bff_provider_probe"]
+    response = jsonify({"status": "ready" if ready else "not_ready", "checks": checks,
+                        "provider_live": "ok" if probe.reachable() else "unreachable"})
     response.status_code = 200 if ready else 503
     response.headers["Cache-Control"] = "no-store"
     return response

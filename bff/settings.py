@@ -91,7 +91,7 @@ class Settings:
     redis_wait_timeout_ms: int = 500
     redis_max_connections: int = 64
     redis_timeout: float = 2.0
-    login_rate_limit: int = 30
+    login_rate_limit: int = 60
     max_pending_logins: int = 10
     max_header_bytes: int = 16 * 1024
     log_format: Literal["text", "json"] = "text"
@@ -408,7 +408,7 @@ def build_settings(raw: Mapping[str, Any], base_dir: Path | None = None) -> Sett
         redis_wait_timeout_ms=int(raw.get("redis_wait_timeout_ms", 500)),
         redis_max_connections=int(raw.get("redis_max_connections", 64)),
         redis_timeout=float(raw.get("redis_timeout", 2.0)),
-        login_rate_limit=int(raw.get("login_rate_limit", 30)),
+        login_rate_limit=int(raw.get("login_rate_limit", 60)),
         max_pending_logins=int(raw.get("max_pending_logins", 10)),
         max_header_bytes=int(raw.get("max_header_bytes", 16 * 1024)),
         log_format=str(raw.get("log_format", "text")).lower(),  # type: ignore[arg-type]
