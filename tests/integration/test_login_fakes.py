@@ -26,7 +26,11 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from bff.settings import generate_secret_key
-from tests.integration.test_session_harness import start_gunicorn, write_config
+from tests.integration.test_session_harness import (
+    UNLIMITED_LOGINS,
+    start_gunicorn,
+    write_config,
+)
 from tests.support import BffProcess, free_port, start_bff
 
 CLIENT_ID = "bff-under-test"
@@ -256,7 +260,8 @@ def fake_env(provider: FakeProvider, api: EchoApi, redis_url: str, port: int,
         "BFF_CONFIG": str(config), "BFF_BASE_URL": f"http://localhost:{port}",
         "BFF_ISSUER": provider.issuer, "BFF_CLIENT_ID": CLIENT_ID,
         "BFF_CLIENT_SECRET": "fake-secret", "BFF_SECRET_KEYS": generate_secret_key(),
-        "BFF_REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1", **(extra or {}),
+        "BFF_REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1", **UNLIMITED_LOGINS,
+        **(extra or {}),
     }
 
 

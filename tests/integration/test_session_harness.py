@@ -38,6 +38,8 @@ DEMO_CLIENT_ID = "bff-demo"
 DEMO_CLIENT_SECRET = "demo-bff-secret-change-me"
 INTROSPECTING_CLIENT = ("demo-api", "demo-api-secret-change-me")
 COOKIE = "bff"
+# These tests log in far more often per minute than a person; the abuse limit has its own tests.
+UNLIMITED_LOGINS = {"BFF_LOGIN_RATE_LIMIT": "0"}
 
 ORDERS_ROUTE = """
 [[routes]]
@@ -109,7 +111,7 @@ def start_known_stack(redis_server: RedisServer, env: Mapping[str, str] | None =
                       ) -> KnownStack:
     keys = generate_secret_key()
     key_dir = Path(tempfile.mkdtemp(prefix="bff-test-as-keys-"))
-    demo = start_demo(redis_server, {"BFF_SECRET_KEYS": keys,
+    demo = start_demo(redis_server, {"BFF_SECRET_KEYS": keys, **UNLIMITED_LOGINS,
                                      "BFF_AUTHSERVER_KEY_DIR": str(key_dir), **(env or {})})
     return KnownStack(demo=demo, keys=keys, key_dir=key_dir)
 
@@ -146,7 +148,7 @@ def instance_env(stack: KnownStack, keys: str, config: Path,
         "BFF_CLIENT_ID": DEMO_CLIENT_ID, "BFF_CLIENT_SECRET": DEMO_CLIENT_SECRET,
         "BFF_SECRET_KEYS": keys, "BFF_REDIS_URL": stack.redis.url,
         "BFF_SCOPES": "openid profile email offline_access orders:read orders:write",
-        "PYTHONUNBUFFERED": "1", **(extra or {}),
+        "PYTHONUNBUFFERED": "1", **UNLIMITED_LOGINS, **(extra or {}),
     }
 
 
@@ -167,10 +169,10 @@ def start_instance(stack: KnownStack, keys: str, *, config_extra: str = "",
                      env=instance_env(stack, keys, config, env))
 
 
-def start_gunicorn(env: Mapping[str, str], *, workers: int = 3, threads: int = 8,
-                   timeout: float = 60.0) -> BffProcess:
+def start_gunicorn(env: Mapping[str, str], *, port: int | None = None, workers: int = 3,
+                   threads: int = 8, timeout: float = 60.0) -> BffProcess:
     """Production-style: gunicorn with several worker processes, each building its own app."""
-    port = free_port()
+    port = port or free_port()
     log_path = Path(tempfile.mkstemp(prefix="bff-test-gunicorn-", suffix=".log")[1])
     with log_path.open("wb") as log:
         process = subprocess.Popen(
