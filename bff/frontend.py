@@ -1,9 +1,10 @@
 """Serving the SPA: a built directory, or in development a running dev server, under a strict CSP.
 
-Built mode (``frontend_dir``): ``index.html`` answers navigations to client-side routes, but a
-missing script or stylesheet stays a 404 (served as HTML it would fail with a baffling MIME error
-and hide the broken deploy). Names that carry a content hash never change, so browsers may keep
-them a year; everything else, ``index.html`` first, is revalidated so a deploy shows at once.
+Built mode (``frontend_dir``): ``index.html`` answers requests for client-side routes, but a
+missing script or stylesheet, or a fetch that does not accept HTML, stays a 404 (served as HTML it
+would fail with a baffling MIME error and hide the broken deploy). Names that carry a content hash
+never change, so browsers may keep them a year; everything else, ``index.html`` first, is
+revalidated so a deploy shows at once.
 
 Dev mode (``frontend_dev_server``): every request that is not for ``/bff``, ``/api`` or the health
 endpoints goes to the dev server (Vite, ...), so its on-the-fly transforms keep working while the
@@ -25,6 +26,7 @@ from urllib.parse import quote, urlsplit
 import urllib3
 from flask import Blueprint, Response, abort, request, send_from_directory
 from urllib3.exceptions import HTTPError, TimeoutError
+from werkzeug.datastructures import MIMEAccept
 from werkzeug.security import safe_join
 
 from bff.errors import UpstreamTimeout, UpstreamUnavailable
@@ -51,7 +53,6 @@ REVALIDATE = "no-cache"
 HEX_HASH = re.compile(r"(?:^|[.\-_])(?=[0-9a-f]*[0-9])[0-9a-f]{8,}(?=[.\-_])")
 # Vite and Rollup: ``assets/<name>-<8 base64url chars>.<ext>``; a word like ``settings`` is no hash.
 VITE_HASH = re.compile(r"-(?=[A-Za-z0-9_-]*[A-Z0-9_])[A-Za-z0-9_-]{8}\.[A-Za-z0-9]+$")
-NAVIGATION_TYPES = ("text/html", "application/xhtml+xml")
 RESERVED_PREFIXES = ("api", "bff")
 
 DEV_FORWARDED_HEADERS = (
@@ -122,15 +123,16 @@ def cache_control(path: str) -> str:
     return REVALIDATE
 
 
-def is_navigation(accept: list[tuple[str, float]]) -> bool:
-    """The browser asks for a page (``Accept: text/html``), not a script, style or fetch."""
-    return any(kind in NAVIGATION_TYPES and quality > 0 for kind, quality in accept)
+def accepts_html(accept: MIMEAccept) -> bool:
+    """A page may be the answer: a navigation (``text/html``), ``*/*``, or no Accept at all."""
+    return not accept or accept.quality("text/html") > 0 \
+        or accept.quality("application/xhtml+xml") > 0
 
 
-def serves_index(path: str, accept: list[tuple[str, float]]) -> bool:
-    """A missing path gets ``index.html`` only when a page is wanted and it names no asset type."""
+def serves_index(path: str, accept: MIMEAccept) -> bool:
+    """A missing path gets ``index.html`` only when HTML is acceptable and it names no asset."""
     guessed, _ = mimetypes.guess_type(path)
-    return is_navigation(accept) and guessed in (None, "text/html")
+    return accepts_html(accept) and guessed in (None, "text/html")
 
 
 def is_reserved(path: str) -> bool:
@@ -166,7 +168,7 @@ def create_blueprint(directory: str) -> Blueprint:
         if file is not None and Path(file).is_file():
             response = send_from_directory(root, path)
             response.headers["Cache-Control"] = cache_control(path)
-        elif path and not serves_index(path, list(request.accept_mimetypes)):
+        elif path and not serves_index(path, request.accept_mimetypes):
             abort(404)
         else:
             response = send_from_directory(root, "index.html")

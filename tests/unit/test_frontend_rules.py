@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
 
 from bff.frontend import (
     IMMUTABLE,
@@ -15,9 +17,14 @@ from bff.frontend import (
     serves_index,
 )
 
-PAGE = [("text/html", 1.0), ("application/xhtml+xml", 1.0), ("*/*", 0.8)]
-SCRIPT = [("*/*", 1.0)]
-JSON = [("application/json", 1.0)]
+
+def accept(header: str) -> MIMEAccept:
+    return parse_accept_header(header, MIMEAccept)
+
+
+PAGE = accept("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+ANY = accept("*/*")
+JSON = accept("application/json")
 STRICT = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
@@ -50,18 +57,20 @@ def test_unhashed_files_are_revalidated(path: str) -> None:
 def test_navigation_to_a_client_side_route_gets_index_html() -> None:
     assert serves_index("orders/42", PAGE)
     assert serves_index("users/jane.doe", PAGE)
+    assert serves_index("orders/42", ANY)          # curl, a link checker
+    assert serves_index("orders/42", accept(""))   # no Accept header: anything goes
 
 
 def test_missing_script_is_a_404_not_index_html() -> None:
-    assert not serves_index("assets/index-Gone1234.js", SCRIPT)
+    assert not serves_index("assets/index-Gone1234.js", ANY)
     assert not serves_index("assets/index-Gone1234.js", PAGE)
     assert not serves_index("styles.css", PAGE)
+    assert not serves_index("logo.png", accept("image/avif,image/webp,*/*;q=0.8"))
 
 
-def test_fetch_of_a_missing_path_is_not_answered_with_html() -> None:
+def test_fetch_that_wants_json_is_not_answered_with_html() -> None:
     assert not serves_index("orders/42", JSON)
-    assert not serves_index("orders/42", SCRIPT)
-    assert not serves_index("orders/42", [("text/html", 0.0)])
+    assert not serves_index("orders/42", accept("text/html;q=0, application/json"))
 
 
 def test_bff_and_api_paths_are_never_the_spa() -> None:
