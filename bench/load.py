@@ -1,0 +1,146 @@
+"""Bounded loads with wrk, and what the servers spent on them (CPU, memory, Redis commands)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+LUA = Path(__file__).resolve().parent / "wrk" / "requests.lua"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+class LoadError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Load:
+    connections: int
+    seconds: float
+    threads: int = 1
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    requests: int
+    seconds: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    mean_ms: float
+    max_ms: float
+    errors: dict[str, int]
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def failed(self) -> int:
+        return sum(self.errors.values())
+
+
+def run_wrk(url: str, path: str, load: Load, cookie_file: Path | None = None) -> WrkResult:
+    """One wrk run: fixed connections, fixed duration, a hard wall-clock cap on top."""
+    args = ["wrk", "-t", str(load.threads), "-c", str(load.connections),
+            "-d", f"{load.seconds:g}s", "--timeout", "5s", "-s", str(LUA), url, "--", path,
+            str(cookie_file) if cookie_file else ""]
+    try:
+        done = subprocess.run(args, capture_output=True, text=True, timeout=load.seconds + 30)
+    except subprocess.TimeoutExpired as exc:
+        raise LoadError(f"wrk did not finish: {' '.join(args)}") from exc
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
+    if done.returncode != 0 or line is None:
+        raise LoadError(f"wrk failed ({done.returncode}): {done.stderr.strip() or done.stdout}")
+    raw = json.loads(line.removeprefix("BENCH_JSON "))
+    return WrkResult(
+        requests=raw["requests"], seconds=raw["duration_us"] / 1e6,
+        p50_ms=raw["p50_us"] / 1000, p90_ms=raw["p90_us"] / 1000, p99_ms=raw["p99_us"] / 1000,
+        mean_ms=raw["mean_us"] / 1000, max_ms=raw["max_us"] / 1000, errors=raw["errors"],
+    )
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and all its descendants (gunicorn's master and workers, node's cluster)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLOCK_TICKS
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    except OSError:
+        return 0.0
+    return pages * PAGE_KB / 1024
+
+
+def command_counts(client: redis.Redis) -> dict[str, int]:
+    stats = client.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
+
+
+@dataclass
+class Meter:
+    """CPU of a process tree and Redis commands, from before a load to after it."""
+
+    root_pid: int | None = None
+    redis_client: redis.Redis | None = None
+    _cpu: float = 0.0
+    _commands: dict[str, int] = field(default_factory=dict)
+
+    def start(self) -> None:
+        if self.root_pid is not None:
+            self._cpu = cpu_seconds(process_tree(self.root_pid))
+        if self.redis_client is not None:
+            self._commands = command_counts(self.redis_client)
+
+    def cpu_used(self) -> float:
+        if self.root_pid is None:
+            return 0.0
+        return cpu_seconds(process_tree(self.root_pid)) - self._cpu
+
+    def commands_used(self) -> dict[str, int]:
+        if self.redis_client is None:
+            return {}
+        after = command_counts(self.redis_client)
+        # INFO itself is counted; it is the meter's, not the load's.
+        delta = {k: v - self._commands.get(k, 0) for k, v in after.items() if k != "info"}
+        return {k: v for k, v in delta.items() if v}
+
+    def worker_rss_mb(self) -> list[float]:
+        if self.root_pid is None:
+            return []
+        return [round(rss_mb(pid), 1) for pid in process_tree(self.root_pid)[1:]] or \
+            [round(rss_mb(self.root_pid), 1)]

@@ -1,0 +1,142 @@
+"""The results of a run: rows, the table printed at the end, the JSON file and the PNG chart."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.load import WrkResult
+
+
+@dataclass(frozen=True)
+class Row:
+    """One load against one target: requests/s and latency percentiles, plus what it cost."""
+
+    scenario: str
+    target: str
+    connections: int
+    rps: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+    cpu_ms_per_request: float | None = None
+    redis_commands_per_request: float | None = None
+    redis_commands: dict[str, int] = field(default_factory=dict)
+    worker_rss_mb: list[float] = field(default_factory=list)
+
+    @classmethod
+    def from_wrk(cls, scenario: str, target: str, connections: int, result: WrkResult,
+                 cpu_seconds: float | None = None, commands: dict[str, int] | None = None,
+                 rss: list[float] | None = None) -> Row:
+        n = max(result.requests, 1)
+        return cls(
+            scenario=scenario, target=target, connections=connections, rps=round(result.rps, 1),
+            p50_ms=round(result.p50_ms, 3), p90_ms=round(result.p90_ms, 3),
+            p99_ms=round(result.p99_ms, 3), requests=result.requests, errors=result.failed,
+            cpu_ms_per_request=None if cpu_seconds is None else round(cpu_seconds * 1000 / n, 4),
+            redis_commands_per_request=None if commands is None
+            else round(sum(commands.values()) / n, 3),
+            redis_commands=commands or {}, worker_rss_mb=rss or [],
+        )
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were taken on, so that nobody compares them with another machine's."""
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_kb = 0
+    try:
+        mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return {
+        "cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(mem_kb / 1024 / 1024, 1),
+        "kernel": platform.release(), "python": platform.python_version(),
+        "load_average": os.getloadavg(), "tools": tool_versions(),
+    }
+
+
+def tool_versions() -> dict[str, str]:
+    commands = {"wrk": ["wrk", "-v"], "nginx": ["nginx", "-v"],
+                "redis-server": ["redis-server", "--version"], "node": ["node", "--version"]}
+    found: dict[str, str] = {}
+    for name, command in commands.items():
+        if shutil.which(command[0]) is None:
+            continue
+        done = subprocess.run(command, capture_output=True, text=True)
+        text = (done.stdout + done.stderr).strip().splitlines()
+        found[name] = text[0] if text else ""
+    return found
+
+
+def table(rows: list[Row]) -> str:
+    head = (f"{'scenario':<26} {'target':<22} {'conns':>5} {'req/s':>9} {'p50 ms':>8} "
+            f"{'p90 ms':>8} {'p99 ms':>8} {'errors':>6} {'cpu ms/req':>10} {'redis/req':>9}")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        cpu = "" if r.cpu_ms_per_request is None else f"{r.cpu_ms_per_request:.3f}"
+        cmds = "" if r.redis_commands_per_request is None else f"{r.redis_commands_per_request:.2f}"
+        lines.append(f"{r.scenario:<26} {r.target:<22} {r.connections:>5} {r.rps:>9.0f} "
+                     f"{r.p50_ms:>8.2f} {r.p90_ms:>8.2f} {r.p99_ms:>8.2f} {r.errors:>6} "
+                     f"{cpu:>10} {cmds:>9}")
+    return "\n".join(lines)
+
+
+def write_json(path: Path, document: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2, default=_plain) + "\n")
+
+
+def _plain(value: object) -> object:
+    if hasattr(value, "__dataclass_fields__"):
+        return asdict(value)  # type: ignore[arg-type]
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def chart(path: Path, rows: list[Row], title: str) -> None:
+    """Throughput and latency percentiles per scenario, side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"{r.scenario}\n{r.target} c={r.connections}" for r in rows]
+    positions = list(range(len(rows)))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(16, max(4.5, 0.55 * len(rows) + 1.5)),
+                                      sharey=True)
+    left.barh(positions, [r.rps for r in rows], color="#3b6ea8")
+    for y, r in zip(positions, rows, strict=True):
+        left.text(r.rps, y, f" {r.rps:,.0f}", va="center", fontsize=8)
+    left.set_xlabel("requests per second (higher is better)")
+    left.set_yticks(positions, labels, fontsize=8)
+    left.invert_yaxis()
+    height = 0.27
+    for offset, (name, color) in enumerate(
+            (("p50_ms", "#7fb77e"), ("p90_ms", "#f2b134"), ("p99_ms", "#d1495b"))):
+        right.barh([p + (offset - 1) * height for p in positions],
+                   [getattr(r, name) for r in rows], height=height, color=color,
+                   label=name.replace("_ms", ""))
+    right.set_xscale("log")
+    right.set_xlabel("latency in ms, log scale (lower is better)")
+    right.legend(loc="lower right")
+    for axis in (left, right):
+        axis.grid(axis="x", alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

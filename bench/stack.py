@@ -1,0 +1,361 @@
+"""The processes a benchmark run needs, each on a free localhost port and always stopped.
+
+Everything is a real server: two private ``redis-server`` processes (the BFF's, so that
+``INFO commandstats`` counts only the BFF, and the authorization server's), nginx as the upstream,
+the reference authorization server, the BFF and the bare proxy under gunicorn, and the Node.js peer.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+GUNICORN_CONF = ROOT / "config" / "gunicorn.conf.py"
+CLIENT_SECRET = "demo-bff-secret-change-me"
+UPSTREAM_BODY = (
+    '{"orders":[{"id":1,"item":"Darjeeling tea","qty":2,"status":"shipped"},'
+    '{"id":2,"item":"Earl Grey","qty":1,"status":"open"},'
+    '{"id":3,"item":"Sencha","qty":5,"status":"open"}]}'
+)
+
+# Debian package for each program the harness runs, for the message on a fresh machine.
+DEBIAN_PACKAGES = {"wrk": "wrk", "nginx": "nginx-light", "redis-server": "redis-server",
+                   "node": "nodejs", "npm": "npm"}
+
+
+class StackError(RuntimeError):
+    pass
+
+
+def missing_programs(names: Sequence[str]) -> list[str]:
+    return [name for name in names if shutil.which(name) is None]
+
+
+def install_hint(missing: Sequence[str]) -> str:
+    packages = sorted({DEBIAN_PACKAGES[name] for name in missing})
+    return f"apt-get install -y {' '.join(packages)}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def free_port_run(count: int) -> int:
+    """The first of ``count`` consecutive free ports (the demo config maps 8000-8002 to them)."""
+    for _ in range(200):
+        first = free_port()
+        if first + count >= 65535:
+            continue
+        sockets: list[socket.socket] = []
+        try:
+            for port in range(first, first + count):
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+        return first
+    raise StackError("no run of free ports found")
+
+
+def wait_until(check_url: str, proc: subprocess.Popen, name: str, log: Path,
+               timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise StackError(f"{name} exited with {proc.returncode}:\n{_tail(log)}")
+        try:
+            if requests.get(check_url, timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise StackError(f"{name} not ready at {check_url} after {timeout:.0f}s:\n{_tail(log)}")
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, name: str, log: Path,
+                  timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise StackError(f"{name} exited with {proc.returncode}:\n{_tail(log)}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise StackError(f"{name} did not listen on {port}:\n{_tail(log)}")
+
+
+def _tail(log: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@dataclass
+class Process:
+    name: str
+    port: int
+    proc: subprocess.Popen
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://localhost:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+
+@contextmanager
+def spawn(name: str, args: Sequence[str], port: int, workdir: Path,
+          env: Mapping[str, str] | None = None, ready_path: str | None = "/healthz",
+          cwd: Path = ROOT) -> Iterator[Process]:
+    log = workdir / f"{name}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(list(args), stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
+                                env={**os.environ, **(env or {})})
+    try:
+        if ready_path is None:
+            wait_for_port(port, proc, name, log)
+        else:
+            wait_until(f"http://127.0.0.1:{port}{ready_path}", proc, name, log)
+        yield Process(name, port, proc, log)
+    finally:
+        stop(proc)
+
+
+@contextmanager
+def redis_server(workdir: Path, name: str) -> Iterator[Process]:
+    port = free_port()
+    directory = workdir / name
+    directory.mkdir()
+    with spawn(name, ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                      "--appendonly", "no", "--dir", str(directory)],
+               port, workdir, ready_path=None) as process:
+        yield process
+
+
+def redis_client(process: Process) -> redis.Redis:
+    return redis.Redis(port=process.port)
+
+
+NGINX_CONF = """\
+worker_processes {workers};
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    keepalive_requests 1000000;
+    keepalive_timeout 60s;
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        default_type application/json;
+        location / {{ return 200 '{body}'; }}
+    }}
+}}
+"""
+
+
+@contextmanager
+def nginx(workdir: Path, workers: int = 1) -> Iterator[Process]:
+    """The upstream: nginx answering every path with a small JSON body from memory."""
+    port = free_port()
+    directory = workdir / "nginx"
+    directory.mkdir()
+    conf = directory / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(workers=workers, dir=directory, port=port,
+                                      body=UPSTREAM_BODY))
+    with spawn("nginx", ["nginx", "-c", str(conf), "-p", str(directory)], port, workdir,
+               ready_path=None) as process:
+        yield process
+
+
+def authserver_config(workdir: Path, bff_port: int, peer_port: int) -> Path:
+    """The demo's authorization server config for these ports, plus a client for the peer."""
+    from bff.demo import render_config
+
+    target = render_config(ROOT / "config" / "authserver.toml", workdir / "authserver.toml",
+                           bff_port)
+    client = _demo_client_block(target.read_text())
+    peer = (client.replace('client_id = "bff-demo"', 'client_id = "bench-peer"')
+            .replace(f"http://localhost:{bff_port}/bff/callback",
+                     f"http://localhost:{peer_port}/callback")
+            .replace(f"http://localhost:{bff_port}/bff/backchannel-logout",
+                     f"http://localhost:{peer_port}/backchannel-logout")
+            .replace(f"http://localhost:{bff_port}/", f"http://localhost:{peer_port}/"))
+    target.write_text(target.read_text() + "\n" + peer)
+    return target
+
+
+def _demo_client_block(text: str) -> str:
+    blocks = text.split("[[clients]]")
+    for block in blocks[1:]:
+        if 'client_id = "bff-demo"' in block:
+            return "[[clients]]" + block.split("\n\n#")[0].rstrip() + "\n"
+    raise StackError("config/authserver.toml has no bff-demo client to copy for the peer")
+
+
+@contextmanager
+def authserver(workdir: Path, port: int, config: Path, redis_url: str,
+               access_token_lifetime: int = 900) -> Iterator[Process]:
+    env = {
+        "BFF_AUTHSERVER_REDIS_URL": redis_url,
+        "BFF_AUTHSERVER_ISSUER": f"http://localhost:{port}",
+        "BFF_AUTHSERVER_KEY_DIR": str(workdir / "keys"),
+        "BFF_AUTHSERVER_ACCESS_TOKEN_LIFETIME": str(access_token_lifetime),
+        "PYTHONUNBUFFERED": "1",
+    }
+    with spawn("authserver", [sys.executable, "-m", "bff.cli", "authserver", "--config",
+                              str(config), "--port", str(port)], port, workdir, env) as process:
+        yield process
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """A gunicorn worker setup: ``gthread/2/16`` is 2 workers of 16 threads; for gevent the
+    third number is worker connections. ``default`` is config/gunicorn.conf.py unchanged."""
+
+    text: str
+
+    @property
+    def label(self) -> str:
+        return self.text
+
+    def gunicorn_args(self) -> list[str]:
+        if self.text == "default":
+            return []
+        parts = self.text.split("/")
+        if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+            raise StackError(f"server spec {self.text!r}: use CLASS/WORKERS/THREADS, "
+                             "e.g. gthread/2/16 or gevent/2/256")
+        worker_class, workers, concurrency = parts
+        args = ["--worker-class", worker_class, "--workers", workers]
+        if worker_class == "gthread":
+            return [*args, "--threads", concurrency]
+        return [*args, "--worker-connections", concurrency]
+
+
+def bff_config(workdir: Path, bff_port: int, issuer: str, upstream: Process) -> Path:
+    path = workdir / f"bff-{bff_port}.toml"
+    path.write_text(f"""\
+base_url = "http://localhost:{bff_port}"
+issuer = "{issuer}"
+client_id = "bff-demo"
+client_secret = "{CLIENT_SECRET}"
+scopes = "openid profile email offline_access orders:read orders:write"
+
+[[routes]]
+prefix = "/api/orders"
+upstream = "http://127.0.0.1:{upstream.port}/orders"
+methods = ["GET", "POST"]
+token = "user"
+scopes = ["orders:read"]
+""")
+    return path
+
+
+def gunicorn_command(app: str, port: int, spec: ServerSpec) -> list[str]:
+    return [sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONF),
+            "--bind", f"127.0.0.1:{port}", *spec.gunicorn_args(), app]
+
+
+@contextmanager
+def bff(workdir: Path, port: int, issuer: str, upstream: Process, redis_url: str,
+        secret_key: str, spec: ServerSpec) -> Iterator[Process]:
+    env = {
+        "BFF_CONFIG": str(bff_config(workdir, port, issuer, upstream)),
+        "BFF_REDIS_URL": redis_url,
+        "BFF_SECRET_KEYS": secret_key,
+    }
+    with spawn(f"bff-{spec.label.replace('/', '-')}",
+               gunicorn_command("bff.app:create_app()", port, spec), port, workdir,
+               env) as process:
+        yield process
+
+
+@contextmanager
+def bare_proxy(workdir: Path, port: int, upstream: Process, spec: ServerSpec
+               ) -> Iterator[Process]:
+    env = {"BENCH_UPSTREAM": f"http://127.0.0.1:{upstream.port}/orders"}
+    with spawn(f"bare-{spec.label.replace('/', '-')}",
+               gunicorn_command("bench.bareproxy:create_app()", port, spec), port, workdir,
+               env) as process:
+        yield process
+
+
+PEER_DIR = BENCH / "peer"
+
+
+def peer_dependencies_ready() -> bool:
+    return (PEER_DIR / "node_modules" / "express-openid-connect").is_dir()
+
+
+def install_peer_dependencies() -> None:
+    """``npm ci`` from the committed lock file: exact versions, nothing resolved anew."""
+    subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=PEER_DIR,
+                   check=True)
+
+
+@contextmanager
+def peer(workdir: Path, port: int, issuer: str, upstream: Process, workers: int
+         ) -> Iterator[Process]:
+    env = {
+        "PORT": str(port),
+        "BASE_URL": f"http://localhost:{port}",
+        "ISSUER_BASE_URL": issuer,
+        "CLIENT_ID": "bench-peer",
+        "CLIENT_SECRET": CLIENT_SECRET,
+        "SECRET": os.urandom(32).hex(),
+        "UPSTREAM": f"http://127.0.0.1:{upstream.port}",
+        "WORKERS": str(workers),
+        "NODE_ENV": "production",
+    }
+    with spawn("peer", ["node", str(PEER_DIR / "server.js")], port, workdir, env,
+               ready_path="/healthz") as process:
+        yield process
+
+
+@contextmanager
+def workspace() -> Iterator[Path]:
+    with ExitStack() as stack:
+        yield Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bff-bench-")))

@@ -1,0 +1,76 @@
+"""The issue's targets, checked against one run's figures: each says what was measured."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.report import Row
+
+SESSION_BYTES_LIMIT = 3 * 1024
+FLAT_TOLERANCE = 0.10
+
+
+def _row(rows: list[Row], scenario: str, target: str | None = None) -> Row | None:
+    for row in rows:
+        if row.scenario == scenario and (target is None or row.target == target):
+            return row
+    return None
+
+
+def verdicts(rows: list[Row], extra: dict[str, Any], server: str) -> list[dict[str, Any]]:
+    checks: list[dict[str, Any]] = []
+
+    def check(target: str, met: bool, measured: str) -> None:
+        checks.append({"target": target, "met": met, "measured": measured})
+
+    api = _row(rows, "BFF /api", server)
+    bare = _row(rows, "bare proxy", server)
+    peer = next((r for r in rows if r.scenario == "peer /api"), None)
+    if api and peer:
+        ratio = api.rps / peer.rps if peer.rps else float("inf")
+        check("BFF /api throughput >= 2x the Node.js peer", ratio >= 2,
+              f"{api.rps:,.0f} vs {peer.rps:,.0f} req/s = {ratio:.2f}x")
+    if api and bare:
+        ratio = api.rps / bare.rps if bare.rps else 0.0
+        check("BFF /api throughput >= 90% of the bare proxy", ratio >= 0.9,
+              f"{api.rps:,.0f} vs {bare.rps:,.0f} req/s = {ratio:.0%}")
+    api_m = _row(rows, "BFF /api (moderate)", server)
+    bare_m = _row(rows, "bare proxy (moderate)", server)
+    if api_m and bare_m:
+        added = api_m.p50_ms - bare_m.p50_ms
+        check(f"p50 added over the bare proxy <= 0.5 ms at moderate load (c={api_m.connections})",
+              added <= 0.5, f"{api_m.p50_ms:.2f} - {bare_m.p50_ms:.2f} = {added:.2f} ms")
+    if api and api.redis_commands_per_request is not None:
+        check("one Redis round trip per proxied request (invariant 9)",
+              api.redis_commands_per_request <= 1.0,
+              f"{api.redis_commands_per_request:.2f} commands/request {api.redis_commands}")
+    provider_calls = extra.get("provider_requests_during_api")
+    if provider_calls is not None:
+        check("no call to the provider on the hot path", provider_calls == 0,
+              f"{provider_calls} requests reached the authorization server during BFF /api")
+    storm = extra.get("refresh_storm")
+    if storm:
+        check("refresh storm: exactly 1 refresh grant, 0 failures",
+              storm["refresh_grants"] == 1 and storm["failures"] == 0 and storm["after_ok"],
+              f"{storm['refresh_grants']} grant(s), {storm['failures']} failure(s) of "
+              f"{storm['requests']}, done in {storm['completion_ms']:.0f} ms")
+    size = extra.get("redis_bytes_per_session")
+    if size:
+        check("Redis memory <= 3 KB per session", size <= SESSION_BYTES_LIMIT,
+              f"MEMORY USAGE of a logged-in session's record: {size:,} bytes")
+    scale = extra.get("scale") or []
+    if len(scale) >= 2:
+        small, large = scale[0], scale[-1]
+        worst = max(scale, key=lambda s: s["redis_bytes_per_session"])
+        check("Redis memory <= 3 KB per session, all keys counted",
+              worst["redis_bytes_per_session"] <= SESSION_BYTES_LIMIT,
+              f"{worst['redis_bytes_per_session']:,} bytes per session at "
+              f"{worst['sessions']:,} sessions (used_memory delta, record and index sets)")
+        rps_change = large["rps"] / small["rps"] - 1 if small["rps"] else 0.0
+        cpu_change = (large["cpu_ms_per_request"] / small["cpu_ms_per_request"] - 1
+                      if small["cpu_ms_per_request"] else 0.0)
+        check(f"flat per-request cost from {small['sessions']:,} to {large['sessions']:,} "
+              "sessions (within 10%)",
+              rps_change >= -FLAT_TOLERANCE and cpu_change <= FLAT_TOLERANCE,
+              f"throughput {rps_change:+.0%}, CPU per request {cpu_change:+.0%}")
+    return checks
