@@ -18,7 +18,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import urllib3
 from flask import Blueprint, Response, request
-from urllib3.exceptions import HTTPError, TimeoutError
+from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
 from werkzeug.exceptions import MethodNotAllowed as MethodOutsideRules
 
 from bff.errors import (
@@ -248,16 +248,31 @@ class Proxy:
     def send(self, route: Route, method: str, url: str, headers: dict[str, str],
              body: Iterator[bytes] | None) -> urllib3.BaseHTTPResponse:
         try:
-            return self._pool.urlopen(
+            response = self._pool.urlopen(
                 method, url, body=body, headers=headers,
                 chunked=body is not None and "Content-Length" not in headers,
                 preload_content=False, decode_content=False, redirect=False,
                 timeout=urllib3.Timeout(connect=route.connect_timeout, read=route.read_timeout),
             )
+        except NewConnectionError as exc:  # a subclass of the timeout below, kept for compat
+            raise UpstreamUnavailable(f"The API at {route.prefix} cannot be reached.") from exc
         except TimeoutError as exc:
             raise UpstreamTimeout(f"The API at {route.prefix} did not answer in time.") from exc
         except HTTPError as exc:
             raise UpstreamUnavailable(f"The API at {route.prefix} cannot be reached.") from exc
+        if "close" in connection_listed(response.headers.get("Connection", "")):
+            _not_reusable(response)
+        return response
+
+
+def _not_reusable(response: urllib3.BaseHTTPResponse) -> None:
+    """http.client honours only the first Connection header. When a later one says ``close``,
+    hand the socket to the response alone, as http.client does itself for ``close``: the pooled
+    connection then reconnects instead of writing into a socket the upstream is closing."""
+    connection = response.connection
+    if connection is not None and connection.sock is not None:
+        sock, connection.sock = connection.sock, None
+        sock.close()
 
 
 class UpstreamBodyBroken(ConnectionAbortedError):
@@ -320,13 +335,13 @@ class Relay:
         if self._closed:
             return
         self._closed = True
-        if self._complete or self._upstream.length_remaining == 0:
+        finished = self._complete or self._upstream.length_remaining == 0
+        if finished:
             self._upstream.drain_conn()
-            self._outcome = "ok"
         else:
             self._upstream.close()
         self._upstream.release_conn()
-        self._entry.write(self._upstream.status, self._outcome)
+        self._entry.write(self._upstream.status, "ok" if finished else self._outcome)
 
 
 def discard(response: urllib3.BaseHTTPResponse) -> None:
