@@ -25,7 +25,7 @@ from urllib.parse import quote, urlsplit
 
 import urllib3
 from flask import Blueprint, Response, abort, request, send_from_directory
-from urllib3.exceptions import HTTPError, TimeoutError
+from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.security import safe_join
 
@@ -188,10 +188,6 @@ class DevServerProxy:
             maxsize=8, retries=False, timeout=urllib3.Timeout(connect=2.0, read=60.0))
 
     def relay(self) -> Response:
-        if request.headers.get("Upgrade", "").lower() == "websocket":
-            abort(501, description=(
-                "Websockets cannot pass through the BFF: let the dev server's hot-reload client "
-                f"connect to {self.origin} directly (Vite: server.hmr.clientPort)."))
         target = self.origin + quote(request.path, safe="/@:+!$&'()*,;=~")
         if request.query_string:
             target += "?" + request.query_string.decode("latin-1")
@@ -201,6 +197,9 @@ class DevServerProxy:
             upstream = self._http.request(request.method, target, headers=headers,
                                           preload_content=False, decode_content=False,
                                           redirect=False)
+        except NewConnectionError as exc:  # before TimeoutError: urllib3 makes it a subclass
+            raise UpstreamUnavailable(f"The frontend dev server at {self.origin} is not "
+                                      "answering: start it (for Vite: npm run dev).") from exc
         except TimeoutError as exc:
             raise UpstreamTimeout(f"The frontend dev server at {self.origin} did not answer "
                                   "in time.") from exc
@@ -240,6 +239,13 @@ def create_dev_server_blueprint(origin: str) -> Blueprint:
         response = proxy.relay()
         response.headers["Content-Security-Policy"] = _policy()
         return response
+
+    @blueprint.route("/", defaults={"path": ""}, websocket=True)
+    @blueprint.route("/<path:path>", websocket=True)
+    def hot_reload_socket(path: str) -> Response:
+        abort(501, description=(
+            "Websockets cannot pass through the BFF: let the dev server's hot-reload client "
+            f"connect to {proxy.origin} directly (Vite: server.hmr.clientPort)."))
 
     return blueprint
 
