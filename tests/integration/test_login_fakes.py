@@ -86,6 +86,7 @@ class FakeProvider:
     authorize_error: tuple[str, str] | None = None
     code_exchanges: int = 0
     token_failures: list[str] = field(default_factory=list)
+    on_refresh: Callable[[str], None] | None = None
     refresh_attempts: int = 0
     refresh_grants: int = 0
     client_grants: int = 0
@@ -160,9 +161,12 @@ class FakeProvider:
     def _token(self, request: Request) -> Response:
         form = request.form
         grant = form.get("grant_type")
-        with self._lock:
-            if grant == "refresh_token":
+        if grant == "refresh_token":
+            with self._lock:
                 self.refresh_attempts += 1
+            if self.on_refresh is not None:
+                self.on_refresh(form.get("refresh_token", ""))
+        with self._lock:
             failure = self.token_failures.pop(0) if self.token_failures else None
         if failure == "503":
             return Response("upstream trouble", status=503)
@@ -196,6 +200,10 @@ class FakeProvider:
             self._live_refresh.discard(refresh_token)
             self.refresh_grants += 1
         return _json(self._tokens(refresh=True))
+
+    def grant(self) -> dict[str, Any]:
+        """A fresh token response, as if a login had just happened."""
+        return self._tokens(refresh=True)
 
     def _tokens(self, refresh: bool) -> dict[str, Any]:
         access = "fake-at-" + secrets.token_urlsafe(24)
