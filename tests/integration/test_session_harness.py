@@ -177,7 +177,7 @@ def start_gunicorn(env: Mapping[str, str], *, port: int | None = None, workers: 
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", str(threads),
-             "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5", "bff.app:create_app()"],
+             "-b", f"127.0.0.1:{port}", "--graceful-timeout", "2", "bff.app:create_app()"],
             env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
         )
     server = BffProcess(port=port, process=process, log_path=log_path)
