@@ -152,6 +152,11 @@ class EchoUpstream:
         return Response(pattern_stream(size), content_type="application/octet-stream",
                         headers={"Content-Length": str(size)})
 
+    def _on_truncated(self, request: Request, seen: Seen, digest: str) -> Response:
+        """Promises a megabyte, sends 64 KiB, then the connection closes."""
+        return Response([PATTERN], content_type="application/octet-stream",
+                        headers={"Content-Length": str(MB)})
+
     def _on_sse(self, request: Request, seen: Seen, digest: str) -> Response:
         gate = self.gate(request.args["gate"])
 
@@ -383,7 +388,7 @@ def start_gunicorn(port: int, env: dict[str, str]) -> BffProcess:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "bff.app:create_app()", "--bind",
              f"127.0.0.1:{port}", "--workers", "2", "--worker-class", "gthread",
-             "--threads", "4"],
+             "--threads", "4", "--graceful-timeout", "3"],
             env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     server = BffProcess(port=port, process=process, log_path=log_path)
     deadline = time.monotonic() + 30
@@ -955,6 +960,39 @@ def test_server_sent_events_arrive_before_the_upstream_finishes(
     finally:
         gate.set()
         connection.close()
+
+
+def audit_lines(process: BffProcess, marker: str) -> list[str]:
+    """The audit lines holding ``marker``, waiting briefly: they are written at body end."""
+    deadline = time.monotonic() + 10
+    while True:
+        lines = [line for line in process.log().splitlines()
+                 if "bff.audit" in line and marker in line]
+        if lines or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.05)
+
+
+def test_an_upstream_that_breaks_mid_body_cuts_the_browser_response(stack: Stack) -> None:
+    cookie, _, session = stack.plant_session(sub="truncated-reader")
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        requests.get(f"{stack.url}/api/files/truncated", headers=XHR, cookies={"bff": cookie})
+    [line] = audit_lines(stack.bff, "sub=truncated-reader")
+    assert "status=200 outcome=upstream_broke" in line
+
+
+def test_a_download_the_browser_abandons_stops_and_is_audited(stack: Stack) -> None:
+    cookie, _, _ = stack.plant_session(sub="impatient-reader")
+    size = 1024 * MB
+    with requests.get(f"{stack.url}/api/files/download", params={"size": size}, headers=XHR,
+                      cookies={"bff": cookie}, stream=True) as response:
+        assert len(next(response.iter_content(chunk_size=MB))) > 0
+    [line] = audit_lines(stack.bff, "sub=impatient-reader")
+    assert "status=200 outcome=client_gone" in line
+    sent = int(re.search(r"bytes_out=(\d+)", line).group(1))  # type: ignore[union-attr]
+    assert sent < size / 4
+    assert requests.get(f"{stack.url}/api/files/after-abandon", headers=XHR,
+                        cookies={"bff": cookie}).status_code == 200
 
 
 def test_a_head_request_returns_headers_only(stack: Stack) -> None:
