@@ -126,6 +126,12 @@ class Meter:
         if self.redis_client is not None:
             self._commands = command_counts(self.redis_client)
 
+    def cpu_split(self) -> list[float]:
+        """CPU seconds so far of each process of the tree: how evenly the workers share work."""
+        if self.root_pid is None:
+            return []
+        return [round(cpu_seconds([pid]), 2) for pid in process_tree(self.root_pid)]
+
     def cpu_used(self) -> float:
         if self.root_pid is None:
             return 0.0

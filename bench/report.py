@@ -13,6 +13,11 @@ from typing import Any
 
 from bench.load import WrkResult
 
+# Commands a client sends once per new connection, not per request: counted, shown, and kept
+# apart from the per-request round trips of invariant 9.
+CONNECTION_SETUP = frozenset({"hello", "ping", "select", "auth", "client|setinfo",
+                              "client|setname"})
+
 
 @dataclass(frozen=True)
 class Row:
@@ -29,22 +34,25 @@ class Row:
     errors: int
     cpu_ms_per_request: float | None = None
     redis_commands_per_request: float | None = None
+    redis_setup_commands: int = 0
     redis_commands: dict[str, int] = field(default_factory=dict)
     worker_rss_mb: list[float] = field(default_factory=list)
+    runs_rps: list[float] = field(default_factory=list)
 
     @classmethod
     def from_wrk(cls, scenario: str, target: str, connections: int, result: WrkResult,
                  cpu_seconds: float | None = None, commands: dict[str, int] | None = None,
                  rss: list[float] | None = None) -> Row:
         n = max(result.requests, 1)
+        setup = sum(v for k, v in (commands or {}).items() if k in CONNECTION_SETUP)
         return cls(
             scenario=scenario, target=target, connections=connections, rps=round(result.rps, 1),
             p50_ms=round(result.p50_ms, 3), p90_ms=round(result.p90_ms, 3),
             p99_ms=round(result.p99_ms, 3), requests=result.requests, errors=result.failed,
             cpu_ms_per_request=None if cpu_seconds is None else round(cpu_seconds * 1000 / n, 4),
             redis_commands_per_request=None if commands is None
-            else round(sum(commands.values()) / n, 3),
-            redis_commands=commands or {}, worker_rss_mb=rss or [],
+            else round((sum(commands.values()) - setup) / n, 3),
+            redis_setup_commands=setup, redis_commands=commands or {}, worker_rss_mb=rss or [],
         )
 
 

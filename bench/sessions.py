@@ -23,7 +23,7 @@ import redis
 import requests
 
 from bff.sealing import Sealer
-from bff.sessions import SessionStore, record_key, session_handle
+from bff.sessions import SessionStore, index_key, record_key, session_handle
 from bff.settings import load_settings
 
 USERNAME, PASSWORD = "alice", "wonderland"
@@ -182,6 +182,26 @@ def write_cookie_file(path: Path, session_ids: list[str], sample: int) -> Path:
 def session_memory(client: redis.Redis, session_id: str) -> int:
     """Bytes Redis holds for one session record (``MEMORY USAGE``, key and value)."""
     return int(client.memory_usage(record_key(session_handle(session_id)), samples=0) or 0)
+
+
+def record_breakdown(store: SessionStore, session_id: str) -> dict[str, int]:
+    """Where a session record's bytes go: each JSON field, and each token before sealing."""
+    key = record_key(session_handle(session_id))
+    raw = store.redis.get(key) or b"{}"
+    fields = {f"field {name}": len(json.dumps(value, separators=(",", ":")))
+              for name, value in json.loads(raw).items()}
+    session = store.load(session_id, slide=False)
+    tokens = {} if session is None else {
+        "access token": len(session.tokens.access_token),
+        "refresh token": len(session.tokens.refresh_token or ""),
+        "ID token": len(session.tokens.id_token or ""),
+    }
+    indexes = {} if session is None else {
+        f"MEMORY USAGE {kind} index": int(store.redis.memory_usage(index_key(kind, value),
+                                                                   samples=0) or 0)
+        for kind, value in (("sub", session.sub), ("sid", session.sid)) if value}
+    return {"value bytes": len(raw), "MEMORY USAGE": session_memory(store.redis, session_id),
+            **indexes, **fields, **tokens}
 
 
 def expire_access_token(client: redis.Redis, session_id: str) -> None:

@@ -301,15 +301,17 @@ def gunicorn_command(app: str, port: int, spec: ServerSpec) -> list[str]:
 
 @contextmanager
 def bff(workdir: Path, port: int, issuer: str, upstream: Process, redis_url: str,
-        secret_key: str, spec: ServerSpec) -> Iterator[Process]:
+        secret_key: str, spec: ServerSpec, variant: str | None = None) -> Iterator[Process]:
+    """The BFF under gunicorn; with ``variant``, one of bench/variants.py instead."""
     env = {
         "BFF_CONFIG": str(bff_config(workdir, port, issuer, upstream)),
         "BFF_REDIS_URL": redis_url,
         "BFF_SECRET_KEYS": secret_key,
+        "BENCH_VARIANT": variant or "",
     }
-    with spawn(f"bff-{spec.label.replace('/', '-')}",
-               gunicorn_command("bff.app:create_app()", port, spec), port, workdir,
-               env) as process:
+    app = "bench.variants:create_variant()" if variant else "bff.app:create_app()"
+    name = f"bff-{spec.label.replace('/', '-')}{'-' + variant if variant else ''}"
+    with spawn(name, gunicorn_command(app, port, spec), port, workdir, env) as process:
         yield process
 
 
