@@ -282,8 +282,8 @@ SETTING_DESCRIPTIONS = {
     "login_timeout": "Seconds a started login may take before its `state` expires.",
     "user_claims": "ID-token claims that `/bff/user` shows the SPA.",
     "frontend_dir": "A built SPA to serve at `/`: `index.html` for client-side routes, "
-                    "long caching for hashed assets. Relative to the project directory of the "
-                    "config file.",
+                    "long caching for hashed assets. A relative path starts at the config "
+                    "file's folder (its parent when that folder is `config/`).",
     "post_logout_redirect_path": "Path on the BFF's origin the provider returns to after logout.",
     "provider_timeout": "Seconds to wait for the provider (discovery, token and revocation calls).",
     "id_token_algorithms": "Signature algorithms accepted on ID tokens (asymmetric only).",
