@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from tests.e2e.reach import baseline_globals
 from tests.e2e.stacks import Stack, start_http_stack, start_https_stack
 from tests.support import ROOT, RedisServer, start_redis
 
@@ -43,6 +44,12 @@ def chromium() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="session")
+def blank_globals(chromium: Browser) -> list[str]:
+    """Window properties of a blank page: what the SPA adds beyond them is its globals."""
+    return baseline_globals(chromium)
 
 
 @pytest.fixture(scope="session")

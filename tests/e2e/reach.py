@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from playwright.sync_api import BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext, Page
 
 JWT_SHAPE = re.compile(r"eyJ[\w-]{4,}\.eyJ[\w-]{4,}\.[\w-]*")
 
@@ -105,9 +105,9 @@ class Leak:
         return f"{self.what} in {self.surface}"
 
 
-def baseline_globals(context: BrowserContext) -> list[str]:
+def baseline_globals(browser: Browser) -> list[str]:
     """The names a blank page already has, so only what the SPA added counts as its globals."""
-    page = context.new_page()
+    page = browser.new_page()
     try:
         return page.evaluate("() => Object.getOwnPropertyNames(window)")
     finally:
@@ -203,7 +203,6 @@ def find_leaks(surfaces: Mapping[str, str], tokens: Iterable[str]) -> list[Leak]
             if any(mark in text for mark in marks):
                 kind = "JWT" if token.count(".") == 2 else "opaque token"
                 leaks.append(Leak(surface, f"a server-side {kind} ({token[:12]}...)"))
-        match = JWT_SHAPE.search(text)
-        if match:
-            leaks.append(Leak(surface, f"a JWT-shaped string ({match.group()[:24]}...)"))
+        for shape in sorted({match[:24] for match in JWT_SHAPE.findall(text)}):
+            leaks.append(Leak(surface, f"a JWT-shaped string ({shape}...)"))
     return leaks

@@ -13,7 +13,7 @@ from typing import Any
 
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
-from tests.e2e.reach import baseline_globals, har_surfaces, page_surfaces
+from tests.e2e.reach import har_surfaces, page_surfaces
 from tests.e2e.stacks import Stack
 
 TIMEOUT_MS = 15_000
@@ -38,9 +38,11 @@ class Browsing:
     screenshot_dir: Path
     baseline: list[str]
     steps: list[Step] = field(default_factory=list)
+    closed: bool = False
 
     @classmethod
-    def open(cls, browser: Browser, stack: Stack, output_dir: Path, name: str) -> Browsing:
+    def open(cls, browser: Browser, stack: Stack, output_dir: Path, name: str,
+             baseline: list[str]) -> Browsing:
         har_path = output_dir / "har" / f"{name}.har"
         context = browser.new_context(
             record_har_path=str(har_path), record_har_content="embed",
@@ -48,7 +50,6 @@ class Browsing:
             viewport={"width": 1280, "height": 860},
         )
         context.set_default_timeout(TIMEOUT_MS)
-        baseline = baseline_globals(context)
         return cls(stack=stack, context=context, page=context.new_page(), har_path=har_path,
                    screenshot_dir=output_dir / "screenshots", baseline=baseline)
 
@@ -143,6 +144,8 @@ class Browsing:
         return path
 
     def close(self) -> dict[str, str]:
-        """Close the profile; the network as the page saw it, from the HAR."""
-        self.context.close()
+        """Close the profile (once); the network as the page saw it, from the HAR."""
+        if not self.closed:
+            self.closed = True
+            self.context.close()
         return har_surfaces(self.har_path, self.stack.bff_url)

@@ -27,11 +27,13 @@ class Journey:
 
 
 @pytest.fixture(scope="module")
-def journey(chromium: Browser, http_stack: Stack, output_dir: Path) -> Iterator[Journey]:
+def journey(http_stack: Stack, chromium: Browser, output_dir: Path,
+            blank_globals: list[str]) -> Iterator[Journey]:
     """Anonymous visit, alice logs in, adds an order, reloads, logs out; then bob logs in."""
     result = Journey()
     facts = result.facts
-    browsing = Browsing.open(chromium, http_stack, output_dir, "journey-http")
+    browsing = Browsing.open(chromium, http_stack, output_dir, "journey-http",
+                             blank_globals)
     try:
         browsing.visit_spa()
         facts["anonymous_login_button"] = browsing.page.locator("#login-button").is_visible()
