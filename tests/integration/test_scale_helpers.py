@@ -37,7 +37,6 @@ from tests.support import (
     BffProcess,
     RedisServer,
     free_port,
-    start_bff,
     start_redis,
     wait_for_port,
 )
@@ -46,6 +45,8 @@ CLIENT_ID = "bff-demo"
 CLIENT_SECRET = "demo-bff-secret-change-me"
 SCOPES = "openid profile email offline_access orders:read orders:write"
 REDIS_BINARY = shutil.which("redis-server") or "redis-server"
+# A replica's first sync starts at once instead of after Redis's default 5 s diskless delay.
+FAST_REPLICATION = ["--repl-diskless-sync-delay", "0"]
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, what: str,
@@ -125,7 +126,8 @@ def start_cluster(masters: int = 3, replicas: int = 1) -> Cluster:
         for _ in range(masters * (1 + replicas)):
             servers.append(start_redis(["--cluster-enabled", "yes", "--cluster-config-file",
                                         "nodes.conf", "--cluster-node-timeout", "2000",
-                                        "--cluster-port", str(free_port())]))
+                                        "--cluster-port", str(free_port()),
+                                        *FAST_REPLICATION]))
         subprocess.run(
             ["redis-cli", "--cluster", "create",
              *(f"127.0.0.1:{server.port}" for server in servers),
@@ -174,11 +176,15 @@ class SentinelGroup:
     def sentinel_client(self) -> redis.Redis:
         return redis.Redis(port=self.sentinel_port, password=SENTINEL_PASSWORD)
 
-    def current_master(self) -> redis.Redis:
+    def master_address(self) -> tuple[str, int]:
         host, port = self.sentinel_client().execute_command(
             "SENTINEL", "GET-MASTER-ADDR-BY-NAME", SENTINEL_MASTER)
-        return redis.Redis(host=host.decode(), port=int(port), password=SENTINEL_PASSWORD,
-                           db=self.db)
+        return host.decode(), int(port)
+
+    def current_master(self, db: int | None = None) -> redis.Redis:
+        host, port = self.master_address()
+        return redis.Redis(host=host, port=port, password=SENTINEL_PASSWORD,
+                           db=self.db if db is None else db)
 
     def stop(self) -> None:
         for server in (self.master, self.replica):
@@ -189,7 +195,8 @@ class SentinelGroup:
 
 
 def start_sentinel_group() -> SentinelGroup:
-    auth = ["--requirepass", SENTINEL_PASSWORD, "--masterauth", SENTINEL_PASSWORD]
+    auth = ["--requirepass", SENTINEL_PASSWORD, "--masterauth", SENTINEL_PASSWORD,
+            *FAST_REPLICATION]
     master = start_redis(auth)
     replica = start_redis([*auth, "--replicaof", "127.0.0.1", str(master.port)])
     directory = Path(tempfile.mkdtemp(prefix="bff-test-sentinel-"))
@@ -269,6 +276,39 @@ class _Forwarder(http.server.BaseHTTPRequestHandler):
         return
 
 
+def launch(args: list[str], port: int, env: dict[str, str] | None = None) -> BffProcess:
+    """Start `python -m bff.cli ARGS` without waiting: start many, then :func:`await_ready`."""
+    log_path = Path(tempfile.mkstemp(prefix="bff-test-", suffix=".log")[1])
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "bff.cli", *args],
+                                env={**os.environ, **(env or {})}, stdout=log,
+                                stderr=subprocess.STDOUT, cwd=ROOT)
+    return BffProcess(port=port, process=proc, log_path=log_path)
+
+
+def await_ready(process: BffProcess, path: str = "/healthz", timeout: float = 60) -> BffProcess:
+    def ready() -> bool:
+        if process.process.poll() is not None:
+            raise RuntimeError(f"{process.process.args} exited early:\n{process.log()}")
+        return requests.get(f"{process.url}{path}", timeout=1).status_code == 200
+
+    try:
+        wait_until(ready, timeout, f"{process.process.args} answering {path}", interval=0.1)
+    except TimeoutError:
+        process.stop()
+        raise
+    return process
+
+
+def stop_all(processes: list[BffProcess]) -> None:
+    """SIGTERM to all first, then wait for each: a graceful stop, in parallel."""
+    for process in processes:
+        if process.process.poll() is None:
+            process.process.send_signal(signal.SIGTERM)
+    for process in processes:
+        process.stop()
+
+
 @dataclass
 class Stack:
     """``bff demo`` taken apart: each piece its own process, so a test can stop or add any."""
@@ -298,24 +338,30 @@ class Stack:
     def bff(self) -> BffProcess:
         return self.bffs[0]
 
-    def start_authserver(self, port: int | None = None) -> BffProcess:
+    def launch_authserver(self, port: int | None = None) -> BffProcess:
         port = port or self.port + 1
-        process = start_bff(["authserver", "--config", str(self.auth_config), "--port",
-                             str(port)], port, env=self.auth_env)
+        process = launch(["authserver", "--config", str(self.auth_config), "--port", str(port)],
+                         port, env=self.auth_env)
         self.authservers.append(process)
+        return process
+
+    def start_authserver(self, port: int | None = None) -> BffProcess:
+        return await_ready(self.launch_authserver(port))
+
+    def launch_bff(self, port: int | None = None, env: dict[str, str] | None = None
+                   ) -> BffProcess:
+        port = port or free_port()
+        process = launch(["serve", "--config", str(self.bff_config), "--port", str(port)],
+                         port, env={**self.bff_env, **(env or {})})
+        self.bffs.append(process)
         return process
 
     def start_bff(self, port: int | None = None, env: dict[str, str] | None = None
                   ) -> BffProcess:
-        port = port or free_port()
-        process = start_bff(["serve", "--config", str(self.bff_config), "--port", str(port)],
-                            port, env={**self.bff_env, **(env or {})})
-        self.bffs.append(process)
-        return process
+        return await_ready(self.launch_bff(port, env))
 
     def stop(self) -> None:
-        for process in [*self.bffs, *([self.api] if self.api else []), *self.authservers]:
-            process.stop()
+        stop_all([*self.bffs, *([self.api] if self.api else []), *self.authservers])
         if self.balancer is not None:
             self.balancer.shutdown()
             self.balancer.server_close()
@@ -362,17 +408,21 @@ def start_stack(bff_redis_url: str, auth_redis_url: str, *, bff_count: int = 1,
                   "BFF_AUTHSERVER_KEY_DIR": str(workdir / "keys"), **(auth_env or {})},
     )
     try:
+        starting = [stack.launch_bff(port), *(stack.launch_bff() for _ in range(bff_count - 1))]
+        stack.api = launch(["demo-api", "--issuer", stack.issuer, "--port", str(port + 2)],
+                           port + 2)
+        starting.append(stack.api)
         if authserver_count == 1:
-            stack.start_authserver()
+            starting.append(stack.launch_authserver())
         else:
-            backends = [stack.start_authserver(free_port()) for _ in range(authserver_count)]
+            # The first creates the signing key the others then load from the shared key dir.
+            backends = [stack.start_authserver(free_port())]
+            backends += [stack.launch_authserver(free_port()) for _ in range(authserver_count - 1)]
+            starting += backends[1:]
             stack.balancer = RoundRobin(port + 1, [p.url for p in backends])
             threading.Thread(target=stack.balancer.serve_forever, daemon=True).start()
-        stack.api = start_bff(["demo-api", "--issuer", stack.issuer, "--port", str(port + 2)],
-                              port + 2)
-        stack.start_bff(port)
-        for _ in range(bff_count - 1):
-            stack.start_bff()
+        for process in starting:
+            await_ready(process)
     except BaseException:
         stack.stop()
         raise
