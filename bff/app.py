@@ -15,6 +15,7 @@ from bff.responses import (
     store_outage_response,
     unexpected_error_response,
 )
+from bff.routing import RouteTable
 from bff.runtime import Runtime
 from bff.sealing import Sealer
 from bff.security import BASE_HEADERS
@@ -41,7 +42,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         store=store,
         oidc=oidc,
         tokens=TokenManager(store, oidc, settings, sealer),
-        routes=proxy.RouteTable(settings.routes),
+        routes=RouteTable(settings.routes),
         proxy=observability.MeasuredProxy(),
         logins=PendingLogins(client, sealer, settings.login_timeout),
     )

@@ -10,7 +10,8 @@ from flask import current_app, request
 if TYPE_CHECKING:
     from bff.logins import PendingLogins
     from bff.oidc import OidcClient
-    from bff.proxy import Proxy, RouteTable
+    from bff.proxy import Proxy
+    from bff.routing import RouteTable
     from bff.sessions import Session, SessionStore
     from bff.settings import Settings
     from bff.tokens import TokenManager

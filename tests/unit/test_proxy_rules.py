@@ -6,7 +6,7 @@ import pytest
 import urllib3
 
 from bff.errors import PathRejected
-from bff.proxy import (
+from bff.routing import (
     Forwarding,
     RouteTable,
     check_remainder,

@@ -1,0 +1,215 @@
+"""The /api proxy's rules as plain functions over plain data.
+
+Which route serves a path, whether the rest of the path could climb out of the route's upstream
+prefix, and which headers may cross in each direction: no I/O here, so each rule is unit-tested
+on its own (``tests/unit/test_proxy_rules.py``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import quote, unquote, urlsplit
+
+import urllib3
+
+from bff.errors import PathRejected
+from bff.settings import IPNetwork, Route, SettingsError
+
+MAX_DECODINGS = 3
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
+HOP_BY_HOP = frozenset({
+    "connection", "keep-alive", "te", "trailer", "trailers", "transfer-encoding", "upgrade",
+})
+# Browser credentials, framing the proxy redoes itself, and what the BFF itself vouches for.
+NEVER_UPSTREAM = frozenset({
+    "cookie", "authorization", "x-csrf", "host", "content-length", "expect", "forwarded",
+    "x-real-ip", "x-client-ip", "true-client-ip", "x-request-id",
+})
+# Headers upstreams commonly read as "who is calling", which only a proxy may set.
+IDENTITY_HEADERS = frozenset({
+    "remote-user", "x-remote-user", "x-user", "x-user-id", "x-userinfo", "x-email",
+    "x-id-token", "x-access-token",
+})
+SPOOFABLE_PREFIXES = ("proxy-", "x-forwarded-", "x-auth-request-")
+NEVER_DOWNSTREAM = frozenset({"set-cookie", "set-cookie2", "www-authenticate"})
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+INVALID_TOKEN = re.compile(r"""\berror\s*=\s*"?invalid_token\b""")
+
+
+@dataclass(frozen=True)
+class RouteMatch:
+    route: Route
+    remainder: str
+
+
+class RouteTable:
+    """Longest prefix wins; a prefix matches whole path segments only."""
+
+    def __init__(self, routes: tuple[Route, ...]) -> None:
+        for route in routes:
+            check_static_headers(route)
+        self._routes = sorted(routes, key=lambda r: len(r.prefix), reverse=True)
+
+    def match(self, raw_path: str) -> RouteMatch | None:
+        for route in self._routes:
+            if raw_path == route.prefix or raw_path.startswith(route.prefix + "/"):
+                return RouteMatch(route, raw_path[len(route.prefix):])
+        return None
+
+
+def header_key(name: str) -> str:
+    """One spelling for a header name: WSGI servers read ``X_User`` and ``X-User`` alike."""
+    return name.lower().replace("_", "-")
+
+
+def check_static_headers(route: Route) -> None:
+    """A route's extra headers may not forge what the proxy itself controls."""
+    seen: set[str] = set()
+    for name, _ in route.headers:
+        key = header_key(name)
+        controlled = (key in HOP_BY_HOP or key in NEVER_UPSTREAM or key.startswith("proxy-")
+                      or key.startswith("x-forwarded-"))
+        if key == "authorization" and route.token == "none":
+            controlled = False
+        if controlled or key in seen or "_" in name:
+            raise SettingsError(
+                f"[[routes]] {route.prefix}: the extra header {name!r} is set by the proxy "
+                "itself (or given twice); remove it"
+            )
+        seen.add(key)
+
+
+def check_remainder(remainder: str) -> str:
+    """The path after the prefix, refused when any decoding of it could leave the prefix.
+
+    Upstreams decode once, some twice; so the raw path and up to two more percent-decodings of it
+    must each be free of dot segments (also ``..;`` as Tomcat reads it), empty segments,
+    backslashes and control characters, and a decoding may not create a new ``/``.
+    """
+    if any(not 0x21 <= ord(ch) <= 0x7E for ch in remainder) or "#" in remainder:
+        raise PathRejected("Spaces, control characters and non-ASCII must be percent-encoded.")
+    if STRAY_PERCENT.search(remainder):
+        raise PathRejected("A '%' in the path must start a percent-encoded byte.")
+    candidate = remainder
+    for _ in range(MAX_DECODINGS):
+        _check_segments(candidate)
+        try:
+            decoded = unquote(candidate, errors="strict")
+        except UnicodeDecodeError as exc:
+            raise PathRejected("Percent-encoded bytes in the path must be UTF-8.") from exc
+        if decoded == candidate:
+            return remainder
+        if decoded.count("/") != candidate.count("/"):
+            raise PathRejected("Encoded slashes are not allowed in paths.")
+        candidate = decoded
+    raise PathRejected("The path is percent-encoded too many times.")
+
+
+def _check_segments(path: str) -> None:
+    if "\\" in path or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in path):
+        raise PathRejected("Backslashes, NUL and control characters are not allowed in paths.")
+    segments = path.split("/")[1:]
+    if any(seg == "" for seg in segments[:-1]):
+        raise PathRejected("Empty path segments ('//') are not allowed.")
+    if any(seg.split(";", 1)[0] in (".", "..") for seg in segments):
+        raise PathRejected("'.' and '..' path segments are not allowed.")
+
+
+def raw_request_path(environ: Mapping[str, object]) -> str:
+    """The path exactly as the client sent it: decoded paths hide ``%2f`` and ``%2e``."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if isinstance(raw, str) and raw:
+        if not raw.startswith("/"):
+            raw = urlsplit(raw).path if "://" in raw else ""
+        return raw.split("?", 1)[0]
+    decoded = str(environ.get("PATH_INFO", "/")).encode("latin-1")
+    return quote(decoded, safe="/:@!$&'()*+,;=-._~")
+
+
+def connection_listed(value: str) -> set[str]:
+    return {header_key(h.strip()) for h in value.split(",") if h.strip()}
+
+
+def is_hop_by_hop(key: str, listed: set[str]) -> bool:
+    return key in HOP_BY_HOP or key in listed or key.startswith("proxy-")
+
+
+@dataclass(frozen=True)
+class Forwarding:
+    """Who asked, as far as the BFF can vouch for it."""
+
+    peer: str
+    peer_is_trusted_proxy: bool
+    public_origin: str
+    request_id: str
+
+
+def is_trusted(peer: str, networks: tuple[IPNetwork, ...]) -> bool:
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
+
+
+def forwarding_headers(incoming: Mapping[str, str], forwarding: Forwarding) -> dict[str, str]:
+    """``X-Forwarded-*`` and ``Forwarded`` (RFC 7239): extended when the peer is a trusted
+    proxy, otherwise replaced, so a browser cannot claim another address."""
+    scheme, _, host = forwarding.public_origin.partition("://")
+    node = f'"[{forwarding.peer}]"' if ":" in forwarding.peer else forwarding.peer
+    chain = forwarding.peer
+    forwarded = f'for={node};host="{host}";proto={scheme}'
+    if forwarding.peer_is_trusted_proxy:
+        if prior := incoming.get("X-Forwarded-For", "").strip():
+            chain = f"{prior}, {chain}"
+        if prior := incoming.get("Forwarded", "").strip():
+            forwarded = f"{prior}, {forwarded}"
+    return {
+        "X-Forwarded-For": chain,
+        "X-Forwarded-Proto": scheme,
+        "X-Forwarded-Host": host,
+        "Forwarded": forwarded,
+        "X-Request-ID": forwarding.request_id,
+    }
+
+
+def upstream_headers(incoming: Mapping[str, str], route: Route, token: str | None,
+                     forwarding: Forwarding) -> dict[str, str]:
+    """Browser headers minus credentials, hop-by-hop and anything the BFF itself vouches for,
+    compared in every spelling; then the forwarding headers, the route's own and the bearer."""
+    listed = connection_listed(incoming.get("Connection", ""))
+    route_owned = {header_key(name) for name, _ in route.headers}
+    headers: dict[str, str] = {}
+    for name, value in incoming.items():
+        key = header_key(name)
+        if ("_" in name or is_hop_by_hop(key, listed) or key in NEVER_UPSTREAM
+                or key in IDENTITY_HEADERS or key.startswith(SPOOFABLE_PREFIXES)
+                or key in route_owned):
+            continue
+        headers[name] = value
+    headers.update(forwarding_headers(incoming, forwarding))
+    headers.update(route.headers)
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
+def downstream_headers(upstream: urllib3.HTTPHeaderDict) -> list[tuple[str, str]]:
+    """The upstream's headers minus hop-by-hop ones, cookies for our origin and auth dialogs."""
+    listed = connection_listed(upstream.get("Connection", ""))
+    chunked = "transfer-encoding" in upstream
+    return [
+        (name, value) for name, value in upstream.items()
+        if not is_hop_by_hop(header_key(name), listed)
+        and header_key(name) not in NEVER_DOWNSTREAM
+        and not (chunked and header_key(name) == "content-length")
+    ]
+
+
+def is_invalid_token(response: urllib3.BaseHTTPResponse) -> bool:
+    return response.status == 401 and bool(
+        INVALID_TOKEN.search(response.headers.get("WWW-Authenticate", "")))
