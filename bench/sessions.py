@@ -228,6 +228,23 @@ def revoked_families(auth_redis: redis.Redis) -> int:
                if auth_redis.hget(key, "revoked") == b"1")
 
 
+def sequential_requests(port: int, path: str, cookie: str, count: int) -> int:
+    """``count`` requests one after another on one keep-alive connection; returns how many
+    answered 200. Nothing is in flight before or after, so server-side counters divide exactly."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Cookie": cookie, "X-CSRF": "1", "Host": f"localhost:{port}"}
+    ok = 0
+    try:
+        for _ in range(count):
+            conn.request("GET", path, headers=headers)
+            answer = conn.getresponse()
+            answer.read()
+            ok += answer.status == 200
+    finally:
+        conn.close()
+    return ok
+
+
 @dataclass(frozen=True)
 class StormResult:
     requests: int
