@@ -114,6 +114,18 @@ def test_bff_responses_are_not_cached_sniffed_or_shared(
     assert not any(name.lower().startswith("access-control-") for name in response.headers)
 
 
+@pytest.mark.parametrize("headers", [
+    {"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}, {"Origin": "null"},
+])
+def test_cross_site_reads_are_refused_even_with_the_csrf_header(
+        stack: KnownStack, alice: requests.Session, headers: dict[str, str]) -> None:
+    for path in ("/bff/user", "/api/orders"):
+        response = alice.get(f"{stack.bff_url}{path}", headers={**XHR, **headers})
+        assert response.status_code == 403
+        assert response.json()["error"] == "csrf_rejected"
+        assert "alice" not in response.text.lower()
+
+
 def test_cors_preflight_is_never_granted(stack: KnownStack) -> None:
     for path in ("/bff/user", "/bff/logout", "/api/orders"):
         response = requests.options(f"{stack.bff_url}{path}", headers={
