@@ -52,6 +52,18 @@ def _check_config(args: argparse.Namespace) -> int:
     return check_config(args.config)
 
 
+def _audit(args: argparse.Namespace) -> int:
+    import os
+
+    from bff.audit import AuditOptions, main
+
+    return main(AuditOptions(
+        url=args.url, username=args.username,
+        password=args.password or os.environ.get("BFF_AUDIT_PASSWORD"),
+        api_path=args.api_path, issuer=args.issuer, timeout=args.timeout,
+    ))
+
+
 def _generate_key(args: argparse.Namespace) -> int:
     from bff.settings import generate_secret_key
 
@@ -98,6 +110,18 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "provider; exit 0 only when ready")
     check.add_argument("--config", help="TOML settings file (default: $BFF_CONFIG)")
     check.set_defaults(func=_check_config)
+
+    audit = sub.add_parser("audit", help="check a running deployment from outside: cookies, "
+                                         "anti-forgery, redirects, headers, no token; exit 1 "
+                                         "on any failure")
+    audit.add_argument("url", help="the BFF's public origin, e.g. https://app.example.com")
+    audit.add_argument("--username", help="a test user for the provider's login form")
+    audit.add_argument("--password", help="its password (or set BFF_AUDIT_PASSWORD)")
+    audit.add_argument("--api-path", help="an /api route to check, e.g. /api/orders")
+    audit.add_argument("--issuer", help="the provider's issuer, when discovery cannot be "
+                                        "found from its authorization endpoint")
+    audit.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
+    audit.set_defaults(func=_audit)
 
     key = sub.add_parser("generate-key", help="print a new key for BFF_SECRET_KEYS")
     key.set_defaults(func=_generate_key)
