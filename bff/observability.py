@@ -49,7 +49,7 @@ ENDPOINT_LOGINS = "bff.callback"
 ENDPOINT_LOGOUTS = {"bff.logout_post": "user", "bff.logout_get": "user",
                     "bff.backchannel_logout": "backchannel"}
 UNMATCHED = "unmatched"
-PROBE_SECONDS = 5.0
+PROBE_SECONDS = 2.0
 PROBE_TIMEOUT = 3.0
 
 _SECRETS = re.compile(

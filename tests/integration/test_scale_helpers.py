@@ -348,17 +348,17 @@ class Stack:
     def start_authserver(self, port: int | None = None) -> BffProcess:
         return await_ready(self.launch_authserver(port))
 
-    def launch_bff(self, port: int | None = None, env: dict[str, str] | None = None
-                   ) -> BffProcess:
+    def launch_bff(self, port: int | None = None, env: dict[str, str] | None = None,
+                   config: Path | None = None) -> BffProcess:
         port = port or free_port()
-        process = launch(["serve", "--config", str(self.bff_config), "--port", str(port)],
-                         port, env={**self.bff_env, **(env or {})})
+        process = launch(["serve", "--config", str(config or self.bff_config), "--port",
+                          str(port)], port, env={**self.bff_env, **(env or {})})
         self.bffs.append(process)
         return process
 
-    def start_bff(self, port: int | None = None, env: dict[str, str] | None = None
-                  ) -> BffProcess:
-        return await_ready(self.launch_bff(port, env))
+    def start_bff(self, port: int | None = None, env: dict[str, str] | None = None,
+                  config: Path | None = None) -> BffProcess:
+        return await_ready(self.launch_bff(port, env, config))
 
     def stop(self) -> None:
         stop_all([*self.bffs, *([self.api] if self.api else []), *self.authservers])
