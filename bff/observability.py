@@ -9,6 +9,7 @@ written, tracebacks included.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import re
@@ -20,16 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
-from flask import (
-    Blueprint,
-    Flask,
-    Response,
-    current_app,
-    g,
-    has_request_context,
-    jsonify,
-    request,
-)
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import RequestHeaderFieldsTooLarge
 
 from bff import metrics
@@ -73,8 +65,12 @@ def redact(text: str) -> str:
     return _SECRETS.sub(mask, text)
 
 
+_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("bff_request_id", default="-")
+
+
 def current_request_id() -> str:
-    return str(getattr(g, "request_id", "-")) if has_request_context() else "-"
+    """The id of the request this thread is serving, its streamed body included; else ``-``."""
+    return _request_id.get()
 
 
 class RedactingFilter(logging.Filter):
@@ -141,7 +137,9 @@ def configure_logging(log_format: str) -> None:
 
 
 class RequestIdMiddleware:
-    """Puts a well-formed ``X-Request-ID`` into the environ before anything reads it."""
+    """Puts a well-formed ``X-Request-ID`` into the environ before anything reads it, and keeps
+    it current for this thread until the response body is closed: lines logged while a proxied
+    body streams (after Flask's request context is gone) still carry it."""
 
     def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
         self._app = app
@@ -150,8 +148,29 @@ class RequestIdMiddleware:
                  ) -> Iterable[bytes]:
         incoming = str(environ.get("HTTP_X_REQUEST_ID", ""))
         if not REQUEST_ID.fullmatch(incoming):
-            environ["HTTP_X_REQUEST_ID"] = secrets.token_hex(8)
-        return self._app(environ, start_response)
+            incoming = environ["HTTP_X_REQUEST_ID"] = secrets.token_hex(8)
+        _request_id.set(incoming)
+        try:
+            return _ForgetIdOnClose(self._app(environ, start_response))
+        except BaseException:
+            _request_id.set("-")
+            raise
+
+
+class _ForgetIdOnClose:
+    def __init__(self, body: Iterable[bytes]) -> None:
+        self._body = body
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._body)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            _request_id.set("-")
 
 
 def route_label(path: str, routes: tuple[Route, ...], rule: str | None) -> str:
