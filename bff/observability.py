@@ -92,7 +92,8 @@ class RedactingFormatter(logging.Formatter):
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, request id, message, access fields."""
+    """One JSON object per line: time, level, logger, request id, message, access fields.
+    Each text field is redacted before it is encoded, so the line stays valid JSON."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -107,7 +108,8 @@ class JsonFormatter(logging.Formatter):
                 entry[name] = getattr(record, name)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return redact(json.dumps(entry, default=str))
+        return json.dumps({k: redact(v) if isinstance(v, str) else v for k, v in entry.items()},
+                          default=str)
 
 
 class _BffHandler(logging.StreamHandler):  # type: ignore[type-arg]
