@@ -52,6 +52,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--ref", default="HEAD",
                         help="git revision of bff/ to measure (default HEAD: committed code, not "
                              "files someone is editing); 'worktree' measures the files as they are")
+    parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="LOAD",
+                        help="first wait (up to 30 minutes) until the 1-minute load average is "
+                             "below LOAD, so that neighbours' work does not blur the figures")
     parser.add_argument("--install", action="store_true",
                         help="install missing Debian packages with apt-get (as root) and the "
                              "peer's npm packages with npm ci")
@@ -81,9 +84,19 @@ def rerun_on_snapshot(args: argparse.Namespace, argv: list[str]) -> int:
         shutil.rmtree(snapshot, ignore_errors=True)
 
 
+def wait_until_quiet(threshold: float, limit: float = 1800.0) -> None:
+    deadline = time.monotonic() + limit
+    while os.getloadavg()[0] >= threshold and time.monotonic() < deadline:
+        print(f"bench: load average {os.getloadavg()[0]:.2f}, waiting for < {threshold:g}",
+              flush=True)
+        time.sleep(30)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    if args.wait_quiet and SNAPSHOT_ENV not in os.environ:
+        wait_until_quiet(args.wait_quiet)
     if args.ref != "worktree" and SNAPSHOT_ENV not in os.environ:
         return rerun_on_snapshot(args, argv)
     from bench.run import main as run

@@ -129,7 +129,11 @@ def chart(path: Path, rows: list[Row], title: str) -> None:
     left.barh(positions, [r.rps for r in rows], color="#3b6ea8")
     for y, r in zip(positions, rows, strict=True):
         left.text(r.rps, y, f" {r.rps:,.0f}", va="center", fontsize=8)
-    left.set_xlabel("requests per second (higher is better)")
+    spread = max(r.rps for r in rows) / max(min(r.rps for r in rows), 1.0)
+    if spread > 20:
+        left.set_xscale("log")
+    left.set_xlabel("requests per second (higher is better)" +
+                    (", log scale" if spread > 20 else ""))
     left.set_yticks(positions, labels, fontsize=8)
     left.invert_yaxis()
     height = 0.27
