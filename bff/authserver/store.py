@@ -38,6 +38,19 @@ if state == false then return -1 end
 return 0
 """
 
+# EXPIRE's NX/GT flags need Redis 7; these keep the demo working on 6.2 engines too.
+# Push a key's expiry out to ARGV[1] ms from now unless it already lives longer.
+_EXTEND_EXPIRY = """
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl == -1 or ttl < tonumber(ARGV[1]) then return redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return 0
+"""
+# Give a key an expiry only if it has none (a fixed window that later hits do not move).
+_EXPIRE_IF_PERSISTENT = """
+if redis.call('PTTL', KEYS[1]) == -1 then return redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return 0
+"""
+
 
 def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
@@ -131,6 +144,8 @@ class AuthStore:
     def __init__(self, client: redis.Redis) -> None:
         self.redis = client
         self._rotate = client.register_script(_ROTATE)
+        self._extend_expiry = client.register_script(_EXTEND_EXPIRY)
+        self._expire_if_persistent = client.register_script(_EXPIRE_IF_PERSISTENT)
 
     # -- authorization codes ------------------------------------------------------------
     def save_code(self, code: str, record: AuthorizationCode, ttl: int) -> None:
@@ -168,8 +183,8 @@ class AuthStore:
         pipe.expire(_k("family", record.family_id), ttl)
         if record.sid:
             pipe.sadd(_k("sid-families", record.sid), record.family_id)
-            pipe.expire(_k("sid-families", record.sid), ttl, gt=True)
-            pipe.expire(_k("sid-families", record.sid), ttl, nx=True)
+            self._extend_expiry(keys=[_k("sid-families", record.sid)], args=[ttl * 1000],
+                                client=pipe)
         pipe.execute()
 
     def refresh_token(self, token: str) -> RefreshToken | None:
@@ -207,8 +222,8 @@ class AuthStore:
         pipe = self.redis.pipeline()
         pipe.zadd(_k("family-jtis", family_id), {jti: exp})
         pipe.zremrangebyscore(_k("family-jtis", family_id), "-inf", now)
-        pipe.expireat(_k("family-jtis", family_id), exp + 1, gt=True)
-        pipe.expireat(_k("family-jtis", family_id), exp + 1, nx=True)
+        self._extend_expiry(keys=[_k("family-jtis", family_id)],
+                            args=[max(1, exp + 1 - now) * 1000], client=pipe)
         pipe.execute()
 
     def revoke_jti(self, jti: str, exp: int) -> None:
@@ -288,7 +303,7 @@ class AuthStore:
         pipe = self.redis.pipeline()
         for key in (_k("fail-user", digest(username.lower())), _k("fail-addr", address)):
             pipe.incr(key)
-            pipe.expire(key, window, nx=True)
+            self._expire_if_persistent(keys=[key], args=[window * 1000], client=pipe)
         pipe.execute()
 
     def clear_login_failures(self, username: str) -> None:
