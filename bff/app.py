@@ -50,8 +50,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.before_request(limits.enforce)
     app.register_blueprint(endpoints.blueprint)
     app.register_blueprint(proxy.blueprint)
-    if settings.frontend_dir:
-        app.register_blueprint(frontend.create_blueprint(settings.frontend_dir))
+    spa = frontend.spa_blueprint(settings)
+    if spa is not None:
+        app.register_blueprint(spa)
     app.register_error_handler(BffError, error_response)
     app.register_error_handler(HTTPException, http_error_response)
     for outage in OUTAGE_ERRORS:

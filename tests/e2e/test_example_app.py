@@ -25,7 +25,6 @@ from werkzeug.serving import make_server
 
 from bff.app import create_app
 from bff.demo import render_config
-from bff.frontend import spa_blueprint
 from bff.settings import generate_secret_key, load_settings
 from tests.support import (
     ROOT,
@@ -174,8 +173,6 @@ def dev_stack(installed: None, redis_server: RedisServer) -> Iterator[Stack]:
         stack.env["BFF_FRONTEND_DEV_SERVER"] = f"http://localhost:{vite_port}"
         settings = load_settings(environ=stack.env)
         app = create_app(settings)
-        if "frontend" not in app.blueprints:  # until create_app registers spa_blueprint itself
-            app.register_blueprint(spa_blueprint(settings))
         server = make_server("127.0.0.1", stack.port, app, threaded=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         try:

@@ -14,7 +14,6 @@ from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from bff.app import create_app
-from bff.frontend import spa_blueprint
 from bff.settings import build_settings, generate_secret_key
 from tests.support import RedisServer, free_port
 
@@ -82,10 +81,7 @@ def bff_app(dev_origin: str, redis_url: str, port: int) -> Flask:
         "secret_keys": generate_secret_key(), "redis_url": redis_url,
         "frontend_dev_server": dev_origin,
     })
-    app = create_app(settings)
-    if "frontend" not in app.blueprints:  # until create_app registers spa_blueprint itself
-        app.register_blueprint(spa_blueprint(settings))
-    return app
+    return create_app(settings)
 
 
 @pytest.fixture(scope="module")
