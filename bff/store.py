@@ -1,4 +1,4 @@
-"""One Redis client from ``BFF_REDIS_URL``, durable writes, and Redis failures turned into a 503.
+"""One Redis client from ``BFF_REDIS_URL``, and Redis failures turned into a 503.
 
 ``BFF_REDIS_URL`` names the deployment, and the client follows it:
 
@@ -24,7 +24,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 from urllib.parse import parse_qsl, unquote
 
 import redis
@@ -52,7 +52,6 @@ from bff.errors import SessionStoreUnavailable
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 Mode = Literal["standalone", "sentinel", "cluster"]
 RedisClient = redis.Redis | RedisCluster
 
@@ -290,11 +289,6 @@ def as_unavailable(exc: Exception) -> SessionStoreUnavailable:
     )
 
 
-def guarded(call: Callable[[], T]) -> T:
-    with store_errors():
-        return call()
-
-
 def describe_deployment(client: RedisClient, target: RedisTarget) -> str:
     """What the client reaches, in a line: role, replicas, version; for ``bff check-config``."""
     if isinstance(client, RedisCluster):
@@ -302,12 +296,12 @@ def describe_deployment(client: RedisClient, target: RedisTarget) -> str:
         masters = len(client.get_primaries())
         return (f"{target.describe()}: state {info.get('cluster_state')}, {masters} master(s), "
                 f"{info.get('cluster_slots_ok')} of 16384 slots served")
-    role = client.execute_command("ROLE")
+    reply = client.execute_command("ROLE")
+    role = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
+    replicas = len(reply[2]) if role == "master" else 0
     version = client.info("server").get("redis_version", "?")
-    replicas = len(role[2]) if role[0] in (b"master", "master") else 0
     where = ""
     if target.mode == "sentinel":
-        connection = client.connection_pool.get_master_address()
-        where = f" at {connection[0]}:{connection[1]}"
-    return (f"{target.describe()}: {role[0].decode() if isinstance(role[0], bytes) else role[0]}"
-            f"{where}, {replicas} replica(s), Redis {version}")
+        host, port = client.connection_pool.get_master_address()
+        where = f" at {host}:{port}"
+    return f"{target.describe()}: {role}{where}, {replicas} replica(s), Redis {version}"
