@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from hashlib import sha256
 from urllib.parse import urljoin
 
 import pytest
@@ -41,7 +42,8 @@ def stack(cluster: Cluster, redis_server: RedisServer) -> Iterator[Stack]:
     """The BFF on the cluster, waiting for a replica after rotations; the authorization server
     keeps its own state on a standalone Redis."""
     with stack_running(cluster.url, redis_server.url,
-                       bff_env={"BFF_REDIS_WAIT_REPLICAS": "1"}) as stack:
+                       bff_env={"BFF_REDIS_WAIT_REPLICAS": "1",
+                                "BFF_TRUSTED_PROXIES": "127.0.0.1/32"}) as stack:
         yield stack
 
 
@@ -101,6 +103,22 @@ def test_backchannel_logout_ends_the_session_on_a_cluster(stack: Stack, cluster:
                "the back-channel logout reaching the BFF")
     assert browser.get(f"{stack.bff_url}/bff/user", headers=XHR).status_code == 401
     assert metric(stack.bff_url, "bff_logouts_total", kind="backchannel") >= 1
+
+
+def test_abuse_limits_count_on_a_cluster(stack: Stack, cluster: Cluster) -> None:
+    browser = requests.Session()
+    client_address = {"X-Forwarded-For": "198.51.100.23"}
+    for _ in range(3):
+        started = browser.get(f"{stack.bff_url}/bff/login", headers=client_address,
+                              allow_redirects=False)
+        assert started.status_code == 302
+    binding = browser.cookies.get("bff_login")
+    assert binding
+    client = cluster.client()
+    pending = client.get(f"bff:pending-logins:{{{sha256(binding.encode()).hexdigest()[:32]}}}")
+    assert pending == b"2"
+    windows = [key for node in cluster.servers for key in node.client().keys("bff:rate:{login:*")]
+    assert windows
 
 
 def test_check_config_describes_the_cluster(stack: Stack) -> None:
