@@ -235,8 +235,9 @@ def connect(url: str, options: RedisOptions | None = None) -> RedisClient:
         "username": target.username, "password": target.password,
         "socket_timeout": options.socket_timeout,
         "socket_connect_timeout": options.connect_timeout,
-        "socket_keepalive": True,
     }
+    if not target.unix_path:
+        common["socket_keepalive"] = True
     tls = dict(target.tls_options)
     if target.mode == "cluster":
         return RedisCluster(
