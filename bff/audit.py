@@ -423,7 +423,8 @@ class Auditor:
     # -- with a test user ---------------------------------------------------------------
     def signed_in_checks(self) -> list[Check]:
         names = ("session.login", "cookie.session", "session.user", "csrf.signed-in",
-                 "cross-site.signed-in", "api.protected", "session.logout")
+                 "cross-site.signed-in", "api.protected", "session.logout",
+                 "session.logout-link")
         if not (self.options.username and self.options.password):
             return [skipped(name, "needs --username and --password") for name in names]
         browser = self.anonymous()
@@ -440,6 +441,7 @@ class Auditor:
         checks.append(self.check_cross_site_signed_in(browser))
         checks.append(self.check_api(browser))
         checks.append(self.check_logout(browser))
+        checks.append(self.check_logout_link())
         return checks
 
     def log_in(self, browser: requests.Session) -> tuple[str, str | None]:
@@ -547,6 +549,24 @@ class Auditor:
         if self.request("GET", "/bff/user", session=browser, headers=XHR).status_code != 401:
             problems.append("/bff/user still answers after logout")
         return verdict("session.logout", problems, "session ended and cookie deleted")
+
+
+    def check_logout_link(self) -> Check:
+        """The other way out: the `logout_url` from /bff/user, followed as a plain link."""
+        browser = self.anonymous()
+        _, problem = self.log_in(browser)
+        if problem:
+            return failed("session.logout-link", f"second login: {problem}")
+        link = self.request("GET", "/bff/user", session=browser, headers=XHR).json().get(
+            "logout_url")
+        if not isinstance(link, str) or not link.startswith("/"):
+            return failed("session.logout-link", "/bff/user has no same-origin logout_url")
+        answer = self.request("GET", link, session=browser)
+        problems = [] if answer.is_redirect else [
+            f"GET logout_url answered {answer.status_code} (want a redirect)"]
+        if self.still_signed_in(browser):
+            problems.append("/bff/user still answers after the logout link")
+        return verdict("session.logout-link", problems, "the logout_url link ends the session")
 
 
 def _is_deletion(set_cookie: str) -> bool:

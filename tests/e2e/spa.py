@@ -88,6 +88,15 @@ class Browsing:
                 self.page.get_by_role("button", name="Sign out").click()
         expect(self.page.locator("#login-button")).to_be_visible()
 
+    def follow_link(self, path: str) -> None:
+        """Navigate as a plain link would (the SPA's `logout_url` is meant for one); confirm
+        at the provider if it asks, and land back on the SPA."""
+        self.page.goto(f"{self.stack.bff_url}{path}")
+        if self.page.url.startswith(self.stack.issuer):
+            with self.page.expect_navigation(url=f"{self.stack.bff_url}/**"):
+                self.page.get_by_role("button", name="Sign out").click()
+        self.wait_until_settled()
+
     def wait_until_settled(self) -> None:
         """The SPA has decided who is here, and a signed-in view has its orders (or a reason)."""
         expect(self.page.locator("#login-button, #user-name").locator("visible=true")

@@ -4,6 +4,7 @@ not in the BFF's logs, not in a Redis dump."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -75,6 +76,13 @@ def journey(http_stack: Stack, chromium: Browser, output_dir: Path,
         facts["bob_cookie"] = browsing.session_cookie()
         browsing.screenshot("05-bob-read-only")
         browsing.observe("bob signed in")
+        facts["redis_dump"] = http_stack.redis_dump()
+        facts["bob_session"] = http_stack.session_for(facts["bob_cookie"]["value"])
+
+        logout_url = json.loads(browsing.spa_fetch("/bff/user")["body"])["logout_url"]
+        browsing.follow_link(logout_url)
+        facts["bob_session_after_link"] = http_stack.has_session(facts["bob_cookie"]["value"])
+        browsing.observe("bob logged out through the logout link")
     finally:
         result.steps = browsing.steps
         result.network = browsing.close()
@@ -98,6 +106,7 @@ def test_second_login_as_bob_shows_only_bobs_orders_read_only(journey: Journey) 
     assert facts["alice_item"] not in facts["bob_items"]
     assert facts["bob_can_add"] is False
     assert facts["bob_cookie"]["value"] != facts["alice_cookie"]["value"]
+    assert facts["bob_session_after_link"] is False, "the logout_url link ends the session"
 
 
 def test_the_leak_search_compares_against_tokens_from_the_bff_server_side(
@@ -121,7 +130,7 @@ def test_the_leak_search_compares_against_tokens_from_the_bff_server_side(
 def test_no_token_reaches_javascript_at_any_step(journey: Journey, http_stack: Stack) -> None:
     assert [s.name for s in journey.steps] == [
         "anonymous visit", "alice signed in", "alice added an order", "alice reloaded the page",
-        "alice logged out", "bob signed in"]
+        "alice logged out", "bob signed in", "bob logged out through the logout link"]
     leaks = [f"{step.name}: {leak}" for step in journey.steps
              for leak in find_leaks(step.surfaces, http_stack.ledger.tokens)]
     assert leaks == []
@@ -157,8 +166,8 @@ def test_bff_logs_hold_none_of_the_tokens_issued_in_the_run(
 
 def test_redis_dump_holds_none_of_the_tokens_issued_in_the_run(
         journey: Journey, http_stack: Stack) -> None:
-    dump = http_stack.redis_dump()
-    bob = http_stack.session_for(journey.facts["bob_cookie"]["value"])
+    """Redis's own RDB file, written while bob was signed in."""
+    dump, bob = journey.facts["redis_dump"], journey.facts["bob_session"]
     assert f"bff:{{{bob.handle}}}:session".encode() in dump, "the dump holds bob's live session"
     assert bob.tokens.access_token in http_stack.ledger.tokens
     text = dump.decode("latin-1")
