@@ -146,13 +146,10 @@ def free_port_run(count: int) -> int:
         first = free_port()
         if first + count >= 65535:
             continue
-        ports = [first + i for i in range(count)]
-        sockets = []
+        sockets = [socket.socket() for _ in range(count)]
         try:
-            for port in ports:
-                sock = socket.socket()
-                sock.bind(("127.0.0.1", port))
-                sockets.append(sock)
+            for offset, sock in enumerate(sockets):
+                sock.bind(("127.0.0.1", first + offset))
         except OSError:
             continue
         finally:
