@@ -38,6 +38,9 @@ class Row:
     redis_commands: dict[str, int] = field(default_factory=dict)
     worker_rss_mb: list[float] = field(default_factory=list)
     runs_rps: list[float] = field(default_factory=list)
+    # CPU seconds of each process (master first, then workers) during the measured load: how
+    # evenly the workers shared the connections.
+    cpu_seconds_per_process: list[float] = field(default_factory=list)
 
     @classmethod
     def from_wrk(cls, scenario: str, target: str, connections: int, result: WrkResult,

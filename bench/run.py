@@ -88,12 +88,15 @@ class Run:
         measured: list[Row] = []
         for _ in range(self.args.repeat):
             meter.start()
+            split = meter.cpu_split()
             result = run_wrk(url, path, load, cookie_file)
             commands = meter.commands_used() if meter.redis_client is not None else None
-            measured.append(Row.from_wrk(
+            used = [round(after - before, 2) for before, after in
+                    zip(split, meter.cpu_split(), strict=False)]
+            measured.append(replace(Row.from_wrk(
                 scenario, target, load.connections, result,
                 cpu_seconds=meter.cpu_used() if meter.root_pid else None, commands=commands,
-                rss=meter.worker_rss_mb()))
+                rss=meter.worker_rss_mb()), cpu_seconds_per_process=used))
         # The median run by throughput, so one disturbed run (a busy neighbour) does not decide.
         row = sorted(measured, key=lambda r: r.rps)[len(measured) // 2]
         if len(measured) > 1:

@@ -155,6 +155,19 @@ def spawn(name: str, args: Sequence[str], port: int, workdir: Path,
         yield Process(name, port, proc, log)
     finally:
         stop(proc)
+        report_problems(name, log)
+
+
+def report_problems(name: str, log: Path) -> None:
+    """Warnings and tracebacks a server logged: a figure from a server that misbehaved is not
+    a figure, so they are shown rather than left in a log deleted with the workspace."""
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return
+    problems = [line for line in lines if "Warning" in line or "Traceback" in line]
+    for line in problems[:5]:
+        print(f"    {name} logged: {line.strip()[:200]}", flush=True)
 
 
 @contextmanager
