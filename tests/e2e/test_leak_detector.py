@@ -54,7 +54,14 @@ PLANTS = {
         const kept = [...t].join('');
         window.addEventListener('planted', () => kept);
       }""",
-    "performance entries": "async (t) => { await fetch('/favicon.svg?token=' + t); }",
+    # A resource timing entry is added once the body has been read, a moment later.
+    "performance entries": """async (t) => {
+        const url = new URL('/favicon.svg?token=' + t, location.href).href;
+        await (await fetch(url)).text();
+        for (let i = 0; i < 100 && !performance.getEntriesByName(url).length; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      }""",
 }
 
 
