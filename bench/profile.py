@@ -57,6 +57,7 @@ class Summary:
     samples: int
     categories: dict[str, float]
     functions: list[Share]
+    by_self_time: list[Share]
 
 
 def summarise(collapsed: Path, top: int = 40) -> Summary:
@@ -77,12 +78,14 @@ def summarise(collapsed: Path, top: int = 40) -> Summary:
         own[frames[-1]] += count
         buckets[_category(stack)] += count
     if not total:
-        return Summary(0, {}, [])
+        return Summary(0, {}, [], [])
     return Summary(
         samples=total,
         categories={name: round(100 * n / total, 1) for name, n in buckets.most_common()},
         functions=[Share(name, round(100 * n / total, 1), round(100 * own[name] / total, 1))
                    for name, n in inclusive.most_common(top)],
+        by_self_time=[Share(name, round(100 * inclusive[name] / total, 1),
+                            round(100 * n / total, 1)) for name, n in own.most_common(top)],
     )
 
 

@@ -283,6 +283,9 @@ def profile_workers(run: Run, workdir: Path, bff: stack.Process, cookie_file: Pa
     say("    inclusive / self share of the busiest functions:")
     for share in summary.functions:
         say(f"    {share.inclusive_pct:5.1f}% {share.self_pct:5.1f}%  {share.function}")
+    say("    the same, by time spent in the function itself:")
+    for share in summary.by_self_time[:20]:
+        say(f"    {share.inclusive_pct:5.1f}% {share.self_pct:5.1f}%  {share.function}")
 
 
 def storm(run: Run, bff: stack.Process, cookie: str, bff_client: Any,
