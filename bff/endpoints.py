@@ -169,7 +169,7 @@ def _end_session(session: Session | None) -> str:
     if session.tokens.refresh_token:
         rt.oidc.revoke(session.tokens.refresh_token)
     log.info("logout sub=%s session=%s", session.sub, session.handle[:12])
-    return rt.oidc.end_session_url(session.tokens.id_token, landing) or \
+    return rt.oidc.end_session_url(landing, session.sid) or \
         rt.settings.post_logout_redirect_path
 
 

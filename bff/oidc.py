@@ -253,8 +253,11 @@ class OidcClient:
             raise LoginFailed("The logout token is too old.")
         return claims
 
-    def end_session_url(self, id_token_hint: str | None,
-                        post_logout_redirect_uri: str) -> str | None:
+    def end_session_url(self, post_logout_redirect_uri: str, logout_hint: str | None
+                        ) -> str | None:
+        """RP-initiated logout without ``id_token_hint``: that would put the ID token into a URL
+        the browser (and the SPA, for a fetch-driven logout) can read. ``client_id`` plus the
+        provider's ``sid`` as ``logout_hint`` identify the session instead."""
         try:
             endpoint = self.metadata().end_session_endpoint
         except ProviderUnavailable:
@@ -263,8 +266,8 @@ class OidcClient:
             return None
         params = {"post_logout_redirect_uri": post_logout_redirect_uri,
                   "client_id": self._settings.client_id}
-        if id_token_hint:
-            params["id_token_hint"] = id_token_hint
+        if logout_hint:
+            params["logout_hint"] = logout_hint
         separator = "&" if "?" in endpoint else "?"
         return f"{endpoint}{separator}{urlencode(params)}"
 

@@ -17,6 +17,7 @@ from typing import Any
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint as _EndSessionEndpoint
+from flask import g
 from joserfc.jwk import KeySet
 
 from bff.authserver.grants import CLIENT_AUTH_METHODS
@@ -131,8 +132,9 @@ class EndSessionEndpoint(_EndSessionEndpoint):
     def is_post_logout_redirect_uri_legitimate(self, request: Any, post_logout_redirect_uri: str,
                                                client: Any, logout_hint: str | None) -> bool:
         """Without an ID token hint, redirect (to a registered URI only) once the user has
-        confirmed: the confirmation is the CSRF-checked POST of our own page."""
-        return request.method == "POST"
+        confirmed (the CSRF-checked POST of our own page), or when the client named the
+        browser's provider session as ``logout_hint`` (checked by the view, in ``g``)."""
+        return request.method == "POST" or bool(g.get("logout_hint_matches"))
 
     def end_session(self, end_session_request: Any) -> None:
         """Done by the view before the response, where the browser's session is known."""

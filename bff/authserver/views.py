@@ -18,7 +18,7 @@ from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc6750 import InsufficientScopeError, InvalidTokenError
 from authlib.oidc.core.errors import LoginRequiredError
-from flask import Blueprint, Response, jsonify, make_response, redirect, request
+from flask import Blueprint, Response, g, jsonify, make_response, redirect, request
 
 from bff.authserver.backchannel import BackchannelLogout
 from bff.authserver.discovery import metadata
@@ -130,12 +130,18 @@ def blueprint(rt: Runtime) -> Blueprint:
     @bp.route("/logout", methods=["GET", "POST"])
     def logout() -> Response:
         session = store.session(request.cookies.get(COOKIE_NAME))
+        # A client naming this browser's provider session (logout_hint = its sid) logs out
+        # without a prompt, and without putting an ID token into a front-channel URL.
+        g.logout_hint_matches = bool(
+            session is not None and session.logged_in and session.sid
+            and hmac.compare_digest(request.values.get("logout_hint", ""), session.sid))
         try:
             end_request = server.validate_endpoint_request("end_session")
         except OAuth2Error as error:
             return _error_response(error)
         logged_in = session is not None and session.logged_in
-        if end_request.needs_confirmation and logged_in:
+        hinted = g.logout_hint_matches and end_request.client is not None
+        if end_request.needs_confirmation and logged_in and not hinted:
             confirmed = request.method == "POST" and session is not None and hmac.compare_digest(
                 request.form.get("csrf_token", ""), session.csrf_token)
             if not confirmed:

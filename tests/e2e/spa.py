@@ -79,8 +79,8 @@ class Browsing:
         expect(self.orders_table.get_by_role("cell", name=item, exact=True)).to_be_visible()
 
     def log_out(self) -> None:
-        """Click log out; confirm at the provider if it asks (it does when the BFF sends no
-        ID token hint), and land on the SPA's anonymous view."""
+        """Click log out; confirm at the provider if it asks (the reference provider does not:
+        the BFF names the provider session as logout_hint), and land on the anonymous view."""
         with self.page.expect_navigation():
             self.page.locator("#logout-button").click()
         if self.page.url.startswith(self.stack.issuer):

@@ -339,3 +339,32 @@ def test_confirmed_logout_without_hint_redirects_to_a_registered_uri(server: Aut
                         data={"csrf_token": form.csrf_token})
     assert done.status_code == 302
     assert done.headers["Location"] == "http://localhost:8000/"
+
+
+def test_logout_hint_naming_this_browsers_session_logs_out_without_a_prompt(
+        server: AuthServer) -> None:
+    browser = requests.Session()
+    pkce = Pkce()
+    back = redirect_params(login(browser, server.url, authorize_params(pkce)))
+    sid = server.verify(exchange_code(server.url, back["code"], pkce).json()["id_token"],
+                        audience="bff-demo")["sid"]
+    done = browser.get(f"{server.url}/logout", allow_redirects=False, params={
+        "client_id": "bff-demo", "post_logout_redirect_uri": "http://localhost:8000/",
+        "logout_hint": sid})
+    assert done.status_code == 302
+    assert done.headers["Location"] == "http://localhost:8000/"
+    after = browser.get(f"{server.url}/authorize", allow_redirects=False,
+                        params=authorize_params(Pkce(), prompt="none"))
+    assert redirect_params(after)["error"] == "login_required"
+
+
+def test_logout_hint_naming_another_session_still_asks(server: AuthServer) -> None:
+    browser = requests.Session()
+    login(browser, server.url, authorize_params(Pkce()))
+    page = browser.get(f"{server.url}/logout", allow_redirects=False, params={
+        "client_id": "bff-demo", "post_logout_redirect_uri": "http://localhost:8000/",
+        "logout_hint": "someone-elses-sid"})
+    assert page.status_code == 200 and "Sign out?" in page.text
+    still_in = browser.get(f"{server.url}/authorize", allow_redirects=False,
+                           params=authorize_params(Pkce(), prompt="none"))
+    assert "code" in redirect_params(still_in)

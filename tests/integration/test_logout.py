@@ -99,7 +99,10 @@ def assert_end_session_url(stack: KnownStack, url: str, id_token: str) -> None:
     parts = urlsplit(url)
     assert f"{parts.scheme}://{parts.netloc}" == stack.issuer
     params = {k: v[0] for k, v in parse_qs(parts.query).items()}
-    assert params["id_token_hint"] == id_token
+    assert "id_token_hint" not in params
+    assert id_token not in url
+    assert params["client_id"] == "bff-demo"
+    assert params["logout_hint"]
     assert params["post_logout_redirect_uri"] == f"{stack.bff_url}/"
 
 
