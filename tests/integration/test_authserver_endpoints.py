@@ -18,7 +18,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 
-from tests.integration.test_authserver_helpers import (
+from tests.integration.authserver_support import (
     BFF_SECRET,
     OTHER_SECRET,
     SERVICE_SECRET,

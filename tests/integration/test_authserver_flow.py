@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.integration.test_authserver_helpers import (
+from tests.integration.authserver_support import (
     BFF_SECRET,
     REDIRECT_URI,
     AuthServer,

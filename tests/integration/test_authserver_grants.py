@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.integration.test_authserver_helpers import (
+from tests.integration.authserver_support import (
     BFF_SECRET,
     OTHER_SECRET,
     SERVICE_SECRET,

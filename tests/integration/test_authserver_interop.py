@@ -10,7 +10,7 @@ import requests
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
-from tests.integration.test_authserver_helpers import (
+from tests.integration.authserver_support import (
     BFF_SECRET,
     FULL_SCOPE,
     REDIRECT_URI,

@@ -13,7 +13,7 @@ from pathlib import Path
 import jwt
 import requests
 
-from tests.integration.test_authserver_helpers import (
+from tests.integration.authserver_support import (
     AuthServer,
     Pkce,
     authorize_params,

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.integration.test_authserver_helpers import (
+from tests.integration.authserver_support import (
     AuthServer,
     Pkce,
     authorize_params,

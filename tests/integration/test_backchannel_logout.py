@@ -18,7 +18,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.integration.test_session_harness import (
+from tests.integration.session_support import (
     DEMO_CLIENT_ID,
     KnownStack,
     start_known_stack,

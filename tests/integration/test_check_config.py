@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bff.settings import generate_secret_key
-from tests.integration.test_scale_helpers import CLIENT_ID, CLIENT_SECRET, bff_toml, check_config
+from tests.integration.scale_support import CLIENT_ID, CLIENT_SECRET, bff_toml, check_config
 from tests.support import DemoStack, RedisServer, free_port, running, start_redis
 
 

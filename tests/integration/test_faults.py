@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.integration.test_scale_helpers import (
+from tests.integration.scale_support import (
     Stack,
     Upstream,
     make_refresh_due,

@@ -16,7 +16,7 @@ import requests
 
 from bff.sessions import record_key
 from bff.settings import decode_secret_key, generate_secret_key
-from tests.integration.test_session_harness import (
+from tests.integration.session_support import (
     KnownStack,
     expire_access_token,
     start_instance,

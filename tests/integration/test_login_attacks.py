@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 
-from tests.integration.test_session_harness import (
+from tests.integration.session_support import (
     KnownStack,
     bff_cookie,
     record_of,

@@ -20,7 +20,7 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.integration.test_login_fakes import (
+from tests.integration.fake_provider import (
     CLIENT_ID,
     OMIT,
     EchoApi,
@@ -29,7 +29,7 @@ from tests.integration.test_login_fakes import (
     fake_login,
     start_fake_bff,
 )
-from tests.integration.test_session_harness import bff_cookie
+from tests.integration.session_support import bff_cookie
 from tests.support import XHR, BffProcess, RedisServer
 
 Maker = Callable[[FakeProvider, dict[str, Any]], str]

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from tests.integration.test_session_harness import KnownStack, bff_cookie, start_known_stack
+from tests.integration.session_support import KnownStack, bff_cookie, start_known_stack
 from tests.support import XHR, RedisServer, log_in
 
 

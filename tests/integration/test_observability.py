@@ -12,7 +12,7 @@ import requests
 from bff.sealing import Sealer
 from bff.sessions import session_handle
 from bff.settings import decode_secret_key
-from tests.integration.test_scale_helpers import (
+from tests.integration.scale_support import (
     Stack,
     Upstream,
     make_refresh_due,

@@ -13,7 +13,7 @@ import requests
 from redis.crc import key_slot
 
 from bff.sessions import lock_key, record_key, session_handle
-from tests.integration.test_scale_helpers import (
+from tests.integration.scale_support import (
     Cluster,
     Stack,
     check_config,

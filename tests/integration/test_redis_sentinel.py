@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.integration.test_scale_helpers import (
+from tests.integration.scale_support import (
     SentinelGroup,
     Stack,
     check_config,

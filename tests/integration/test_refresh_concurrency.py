@@ -17,7 +17,7 @@ import requests
 
 from bff.authserver.store import PREFIX, AuthStore
 from bff.sessions import lock_key
-from tests.integration.test_session_harness import (
+from tests.integration.session_support import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
     ORDERS_ROUTE,

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from bff.sessions import Session, SessionStore
-from tests.integration.test_login_fakes import (
+from tests.integration.fake_provider import (
     EchoApi,
     FakeProvider,
     fake_login,
@@ -24,7 +24,7 @@ from tests.integration.test_login_fakes import (
     start_fake_bff,
     start_fake_gunicorn,
 )
-from tests.integration.test_session_harness import (
+from tests.integration.session_support import (
     bff_cookie,
     expire_access_token,
     store_for,

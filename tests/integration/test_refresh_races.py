@@ -17,8 +17,8 @@ from bff.sealing import Sealer
 from bff.sessions import Session, SessionStore, TokenSet, lock_key
 from bff.settings import build_settings, generate_secret_key
 from bff.tokens import RedisLock, TokenManager, token_set
-from tests.integration.test_login_fakes import CLIENT_ID, FakeProvider
-from tests.integration.test_session_harness import wait_until
+from tests.integration.fake_provider import CLIENT_ID, FakeProvider
+from tests.integration.session_support import wait_until
 from tests.support import RedisServer
 
 

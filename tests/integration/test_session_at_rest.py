@@ -15,7 +15,7 @@ import redis
 import requests
 
 from bff.sessions import grace_key
-from tests.integration.test_session_harness import (
+from tests.integration.session_support import (
     KnownStack,
     bff_cookie,
     expire_access_token,

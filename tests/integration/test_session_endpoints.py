@@ -15,8 +15,8 @@ import pytest
 import requests
 
 from bff.sessions import record_key
-from tests.integration.test_login_fakes import EchoApi, FakeProvider, start_fake_bff
-from tests.integration.test_session_harness import KnownStack, start_instance, start_known_stack
+from tests.integration.fake_provider import EchoApi, FakeProvider, start_fake_bff
+from tests.integration.session_support import KnownStack, start_instance, start_known_stack
 from tests.support import XHR, BffProcess, RedisServer, log_in
 
 ID_TOKEN_PLUMBING = ("nonce", "aud", "iss", "exp", "iat", "azp", "at_hash", "auth_time", "sid",

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.integration.test_session_harness import (
+from tests.integration.session_support import (
     KnownStack,
     expire_access_token,
     start_known_stack,

@@ -23,7 +23,7 @@ from bff.sessions import (
     session_handle,
 )
 from bff.settings import generate_secret_key
-from tests.integration.test_session_harness import store_for
+from tests.integration.session_support import store_for
 from tests.support import RedisServer
 
 IDLE = 600

@@ -26,7 +26,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from bff.settings import generate_secret_key
-from tests.integration.test_session_harness import (
+from tests.integration.session_support import (
     UNLIMITED_LOGINS,
     start_gunicorn,
     write_config,
