@@ -153,15 +153,20 @@ class RequestIdMiddleware:
             incoming = environ["HTTP_X_REQUEST_ID"] = secrets.token_hex(8)
         _request_id.set(incoming)
         try:
-            return _ForgetIdOnClose(self._app(environ, start_response))
+            return ClosingBody(self._app(environ, start_response),
+                               lambda: _request_id.set("-"))
         except BaseException:
             _request_id.set("-")
             raise
 
 
-class _ForgetIdOnClose:
-    def __init__(self, body: Iterable[bytes]) -> None:
+class ClosingBody:
+    """A WSGI response body that calls ``on_close`` once, when the server closes it: the end
+    of a request, streamed bodies included."""
+
+    def __init__(self, body: Iterable[bytes], on_close: Callable[[], object]) -> None:
         self._body = body
+        self._on_close: Callable[[], object] | None = on_close
 
     def __iter__(self) -> Iterator[bytes]:
         return iter(self._body)
@@ -172,7 +177,9 @@ class _ForgetIdOnClose:
             if close is not None:
                 close()
         finally:
-            _request_id.set("-")
+            on_close, self._on_close = self._on_close, None
+            if on_close is not None:
+                on_close()
 
 
 def route_label(path: str, routes: tuple[Route, ...], rule: str | None) -> str:

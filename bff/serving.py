@@ -11,12 +11,14 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import Any
 
 from flask import Flask
 from werkzeug.serving import WSGIRequestHandler, make_server
+
+from bff.observability import ClosingBody
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +42,7 @@ class InFlight:
         except BaseException:
             self._leave()
             raise
-        return _ClosingBody(body, self._leave)
+        return ClosingBody(body, self._leave)
 
     def _leave(self) -> None:
         with self._idle:
@@ -62,27 +64,6 @@ class InFlight:
                     return False
                 self._idle.wait(remaining)
         return True
-
-
-class _ClosingBody:
-    """The response body, reporting once when the server closes it."""
-
-    def __init__(self, body: Iterable[bytes], done: Callable[[], None]) -> None:
-        self._body = body
-        self._done: Callable[[], None] | None = done
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self._body)
-
-    def close(self) -> None:
-        try:
-            close = getattr(self._body, "close", None)
-            if close is not None:
-                close()
-        finally:
-            done, self._done = self._done, None
-            if done is not None:
-                done()
 
 
 class _QuietRequestHandler(WSGIRequestHandler):
