@@ -106,30 +106,43 @@ class BffProcess:
                 self.process.wait()
 
 
-def start_bff(args: Sequence[str], port: int, env: Mapping[str, str] | None = None,
-              ready_path: str = "/healthz", timeout: float = 30.0) -> BffProcess:
-    """Start `python -m bff.cli ARGS` and wait until `ready_path` answers 200."""
+def start_process(command: Sequence[str], port: int, env: Mapping[str, str] | None = None,
+                  ready_path: str = "/healthz", timeout: float = 30.0,
+                  name: str = "server") -> BffProcess:
+    """Start ``command`` (output to a log file) and wait until ``ready_path`` answers 200."""
     log_path = Path(tempfile.mkstemp(prefix="bff-test-", suffix=".log")[1])
-    full_env = {**os.environ, **(env or {})}
-    log = log_path.open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bff.cli", *args], env=full_env, stdout=log,
-        stderr=subprocess.STDOUT, cwd=ROOT,
-    )
-    log.close()
-    bff = BffProcess(port=port, process=proc, log_path=log_path)
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(list(command), env={**os.environ, **(env or {})}, stdout=log,
+                                stderr=subprocess.STDOUT, cwd=ROOT)
+    server = BffProcess(port=port, process=proc, log_path=log_path)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"bff {' '.join(args)} exited early:\n{bff.log()}")
+            raise RuntimeError(f"{name} exited early:\n{server.log()}")
         try:
-            if requests.get(f"{bff.url}{ready_path}", timeout=1).status_code == 200:
-                return bff
+            if requests.get(f"{server.url}{ready_path}", timeout=1).status_code == 200:
+                return server
         except requests.RequestException:
             pass
         time.sleep(0.1)
-    bff.stop()
-    raise TimeoutError(f"bff {' '.join(args)} not ready after {timeout}s:\n{bff.log()}")
+    server.stop()
+    raise TimeoutError(f"{name} not ready after {timeout}s:\n{server.log()}")
+
+
+def start_bff(args: Sequence[str], port: int, env: Mapping[str, str] | None = None,
+              ready_path: str = "/healthz", timeout: float = 30.0) -> BffProcess:
+    """`python -m bff.cli ARGS` as a real process, ready when ``ready_path`` answers 200."""
+    return start_process([sys.executable, "-m", "bff.cli", *args], port, env, ready_path,
+                         timeout, name=f"bff {' '.join(args)}")
+
+
+def start_gunicorn(port: int, env: Mapping[str, str], *, workers: int = 2, threads: int = 4,
+                   extra_args: Sequence[str] = (), timeout: float = 60.0) -> BffProcess:
+    """The BFF as production runs it: `gunicorn "bff.app:create_app()"`, gthread workers."""
+    command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
+               "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
+               "--graceful-timeout", "3", *extra_args, "bff.app:create_app()"]
+    return start_process(command, port, env, timeout=timeout, name="gunicorn")
 
 
 @contextmanager

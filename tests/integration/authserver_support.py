@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import re
 import secrets
-import subprocess
-import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +17,7 @@ import jwt
 import requests
 
 from bff.authserver.passwords import hash_password
-from tests.support import ROOT, BffProcess, free_port, start_bff
+from tests.support import BffProcess, free_port, start_bff
 
 BFF_SECRET = "test-bff-secret"
 SERVICE_SECRET = "test-service-secret"
@@ -131,11 +127,6 @@ class AuthServer:
                           issuer=self.issuer)
 
 
-def _cli_has_authserver() -> bool:
-    cli = ROOT / "bff" / "cli.py"
-    return cli.exists() and "authserver" in cli.read_text(encoding="utf-8")
-
-
 def authserver_env(redis_url: str, key_dir: Path, issuer: str) -> dict[str, str]:
     return {"BFF_AUTHSERVER_ISSUER": issuer, "BFF_AUTHSERVER_REDIS_URL": redis_url,
             "BFF_AUTHSERVER_KEY_DIR": str(key_dir)}
@@ -151,34 +142,9 @@ def start_authserver(redis_url: str, *, config: str | None = None,
     config_path.write_text(config or config_text(), encoding="utf-8")
     port = free_port()
     env = authserver_env(redis_url, key_dir, issuer or f"http://localhost:{port}")
-    if _cli_has_authserver():
-        process = start_bff(["authserver", "--config", str(config_path), "--port", str(port)],
-                            port, env=env)
-    else:
-        process = _start_serve(str(config_path), port, env)
+    process = start_bff(["authserver", "--config", str(config_path), "--port", str(port)],
+                        port, env=env)
     return AuthServer(process=process, key_dir=key_dir, config_path=config_path)
-
-
-def _start_serve(config_path: str, port: int, env: dict[str, str]) -> BffProcess:
-    log_path = Path(tempfile.mkstemp(prefix="bff-test-authserver-", suffix=".log")[1])
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-c",
-             f"from bff.authserver import serve; serve({config_path!r}, {port})"],
-            env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-    server = BffProcess(port=port, process=proc, log_path=log_path)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"authserver exited early:\n{server.log()}")
-        try:
-            if requests.get(f"{server.url}/healthz", timeout=1).status_code == 200:
-                return server
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    server.stop()
-    raise TimeoutError(f"authserver not ready:\n{server.log()}")
 
 
 @dataclass

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -24,8 +22,8 @@ from bff.authserver.store import AuthStore
 from bff.sealing import Sealer
 from bff.sessions import Session, SessionStore, record_key, session_handle
 from bff.settings import build_settings, decode_secret_key, generate_secret_key
+from tests import support
 from tests.support import (
-    ROOT,
     BffProcess,
     DemoStack,
     RedisServer,
@@ -172,27 +170,8 @@ def start_instance(stack: KnownStack, keys: str, *, config_extra: str = "",
 def start_gunicorn(env: Mapping[str, str], *, port: int | None = None, workers: int = 3,
                    threads: int = 8, timeout: float = 60.0) -> BffProcess:
     """Production-style: gunicorn with several worker processes, each building its own app."""
-    port = port or free_port()
-    log_path = Path(tempfile.mkstemp(prefix="bff-test-gunicorn-", suffix=".log")[1])
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", str(threads),
-             "-b", f"127.0.0.1:{port}", "--graceful-timeout", "2", "bff.app:create_app()"],
-            env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-        )
-    server = BffProcess(port=port, process=process, log_path=log_path)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited early:\n{server.log()}")
-        try:
-            if requests.get(f"{server.url}/healthz", timeout=1).status_code == 200:
-                return server
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    server.stop()
-    raise TimeoutError(f"gunicorn not ready after {timeout}s:\n{server.log()}")
+    return support.start_gunicorn(port or free_port(), env, workers=workers, threads=threads,
+                                  timeout=timeout)
 
 
 def wait_until(condition: Callable[[], object], what: str, timeout: float = 15.0) -> None:

@@ -10,12 +10,9 @@ import hashlib
 import http.client
 import http.server
 import json
-import os
 import re
 import secrets
 import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -35,7 +32,15 @@ from bff.sealing import Sealer
 from bff.sessions import Session, SessionStore, TokenSet
 from bff.settings import Settings, generate_secret_key, load_settings
 from bff.store import connect
-from tests.support import ROOT, XHR, BffProcess, RedisServer, free_port, log_in, start_bff
+from tests.support import (
+    XHR,
+    BffProcess,
+    RedisServer,
+    free_port,
+    log_in,
+    start_bff,
+    start_gunicorn,
+)
 
 MB = 1024 * 1024
 PATTERN = bytes(range(256)) * 256  # 64 KiB of known bytes for large transfers
@@ -379,30 +384,6 @@ class Stack:
         landing = log_in(browser, self.url, "alice", "wonderland", return_url="/healthz")
         assert landing.status_code == 200, landing.text[:300]
         return browser
-
-
-def start_gunicorn(port: int, env: dict[str, str]) -> BffProcess:
-    """Production's way to run the BFF: gunicorn, two workers with threads."""
-    log_path = Path(tempfile.mkstemp(prefix="bff-test-gunicorn-", suffix=".log")[1])
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "bff.app:create_app()", "--bind",
-             f"127.0.0.1:{port}", "--workers", "2", "--worker-class", "gthread",
-             "--threads", "4", "--graceful-timeout", "3"],
-            env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-    server = BffProcess(port=port, process=process, log_path=log_path)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited early:\n{server.log()}")
-        try:
-            if requests.get(f"{server.url}/healthz", timeout=1).status_code == 200:
-                return server
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    server.stop()
-    raise TimeoutError(f"gunicorn not ready:\n{server.log()}")
 
 
 @pytest.fixture(scope="module")
