@@ -29,8 +29,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each load")
     parser.add_argument("--connections", type=int, default=32,
                         help="concurrent connections of the saturating loads")
-    parser.add_argument("--moderate-connections", type=int, default=2,
+    parser.add_argument("--moderate-connections", type=int, default=8,
                         help="connections of the moderate loads, where latency is compared")
+    parser.add_argument("--moderate-pace-ms", type=int, default=20,
+                        help="pause of each moderate-load connection between requests: at most "
+                             "connections * 1000 / pace requests per second are offered")
     parser.add_argument("--servers", default="default",
                         help="comma-separated gunicorn setups to compare for bare proxy and BFF: "
                              "'default' (config/gunicorn.conf.py) or CLASS/WORKERS/THREADS, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 from collections.abc import Sequence
@@ -22,8 +23,12 @@ class LoadError(RuntimeError):
 
 @dataclass(frozen=True)
 class Load:
+    """wrk's connections for a time; with ``pace_ms``, each connection waits that long between
+    requests (an offered rate, not as fast as the server answers)."""
+
     connections: int
     seconds: float
+    pace_ms: int = 0
     threads: int = 1
 
 
@@ -48,10 +53,11 @@ class WrkResult:
 
 
 def run_wrk(url: str, path: str, load: Load, cookie_file: Path | None = None) -> WrkResult:
-    """One wrk run: fixed connections, fixed duration, a hard wall-clock cap on top."""
+    """One wrk run: fixed connections, fixed duration (whole seconds, wrk's unit), a hard
+    wall-clock cap on top."""
     args = ["wrk", "-t", str(load.threads), "-c", str(load.connections),
-            "-d", f"{load.seconds:g}s", "--timeout", "5s", "-s", str(LUA), url, "--", path,
-            str(cookie_file) if cookie_file else ""]
+            "-d", f"{math.ceil(load.seconds)}s", "--timeout", "5s", "-s", str(LUA), url, "--", path,
+            str(cookie_file) if cookie_file else "", str(load.pace_ms)]
     try:
         done = subprocess.run(args, capture_output=True, text=True, timeout=load.seconds + 30)
     except subprocess.TimeoutExpired as exc:

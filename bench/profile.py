@@ -34,6 +34,9 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+RATE = 200  # samples per second and process
+
+
 def py_spy() -> str | None:
     beside = Path(sys.executable).parent / "py-spy"
     return str(beside) if beside.exists() else shutil.which("py-spy")
@@ -46,7 +49,7 @@ def start_recording(pid: int, seconds: float, output: Path) -> subprocess.Popen:
     if binary is None:
         raise RuntimeError("py-spy is missing: pip install -e '.[bench]'")
     return subprocess.Popen(
-        [binary, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200",
+        [binary, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", str(RATE),
          "--nonblocking", "--gil", "--format", "raw", "--output", str(output)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )

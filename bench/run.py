@@ -74,7 +74,7 @@ class Run:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.saturating = Load(args.connections, args.seconds)
-        self.moderate = Load(args.moderate_connections, args.seconds)
+        self.moderate = Load(args.moderate_connections, args.seconds, args.moderate_pace_ms)
         self.rows: list[Row] = []
         self.extra: dict[str, Any] = {}
 
@@ -83,7 +83,7 @@ class Run:
         say(f"  {scenario:<24} {target:<22} c={load.connections:<3} {load.seconds:g}s ...")
         # A short unmeasured load first, so that connection pools are full and the measured
         # load sees what a long-running server sees.
-        run_wrk(url, path, Load(load.connections, WARM_UP_SECONDS), cookie_file)
+        run_wrk(url, path, replace(load, seconds=WARM_UP_SECONDS), cookie_file)
         meter = meter or Meter()
         measured: list[Row] = []
         for _ in range(self.args.repeat):
@@ -183,6 +183,8 @@ def bench_server(run: Run, workdir: Path, wanted: set[str], spec: stack.ServerSp
             if "moderate" in wanted:
                 run.load("bare proxy (moderate)", label, bare.url, API_PATH, run.moderate,
                          meter=Meter(bare.pid))
+            if run.args.profile and primary:
+                run.extra["bare_profile"] = profile_load(run, workdir, bare, None, "bare")
     with stack.bff(workdir, port, issuer, upstream, redis_url, secret_key, spec) as bff:
         say(f"BFF ({label}): logging in as alice through the authorization server")
         cookie = log_in(f"{bff.url}/bff/login?returnUrl=/healthz", "bff")
@@ -208,7 +210,11 @@ def bench_server(run: Run, workdir: Path, wanted: set[str], spec: stack.ServerSp
         if not primary:
             return
         if run.args.profile:
-            profile_workers(run, workdir, bff, cookie_file)
+            profiled = profile_load(run, workdir, bff, cookie_file, "BFF")
+            if profiled:
+                run.extra["profile"] = {"bare proxy": run.extra.pop("bare_profile", None),
+                                        "BFF": profiled}
+                print_profiles(run.extra["profile"]["bare proxy"], profiled)
         run.extra["redis_bytes_per_session"] = session_memory(bff_client, session_id_of(cookie))
         store = session_store(bff_config_path(workdir, bff.port), redis_url, secret_key)
         run.extra["session_record"] = record_breakdown(store, session_id_of(cookie))
@@ -224,7 +230,8 @@ def bench_server(run: Run, workdir: Path, wanted: set[str], spec: stack.ServerSp
             port = stack.free_port()
             with stack.bff(workdir, port, issuer, upstream, redis_url, secret_key, spec,
                            variant.strip()) as changed:
-                say(f"variant {variant}: {variants.VARIANTS[variant.strip()].__doc__}")
+                doc = " ".join((variants.VARIANTS[variant.strip()].__doc__ or "").split())
+                say(f"variant {variant}: {doc}")
                 run.load(f"BFF /api [{variant}]", label, changed.url, API_PATH, run.saturating,
                          cookie_file, Meter(changed.pid, bff_client))
 
@@ -258,34 +265,52 @@ def line_count(path: Path) -> int:
         return sum(1 for _ in log)
 
 
-def profile_workers(run: Run, workdir: Path, bff: stack.Process, cookie_file: Path) -> None:
+def profile_load(run: Run, workdir: Path, target: stack.Process, cookie_file: Path | None,
+                 label: str) -> dict[str, Any] | None:
+    """py-spy on every worker of ``target`` for ``--seconds`` in the middle of an /api load;
+    returns the shares and the interpreter's microseconds per request in each category."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from bench.load import process_tree
 
-    workers = process_tree(bff.pid)[1:]
-    outputs = [workdir / f"profile-{pid}.txt" for pid in workers]
-    say(f"profile: py-spy on workers {workers} during a BFF /api load")
-    recorders = [profile.start_recording(pid, run.args.seconds, output)
-                 for pid, output in zip(workers, outputs, strict=True)]
-    time.sleep(0.5)
-    run_wrk(bff.url, API_PATH, run.saturating, cookie_file)
-    for recorder in recorders:
-        _, errors = recorder.communicate(timeout=60)
-        if recorder.returncode != 0:
-            say(f"    py-spy failed: {errors.decode(errors='replace').strip()[:300]}")
-            return
-    output = workdir / "profile.txt"
-    output.write_text("".join(o.read_text() for o in outputs if o.exists()))
-    summary = profile.summarise(output)
-    run.extra["profile"] = asdict(summary)
-    say(f"    {summary.samples} samples of the GIL holder; share per category:")
-    for name, pct in summary.categories.items():
-        say(f"    {pct:5.1f}%  {name}")
-    say("    inclusive / self share of the busiest functions:")
-    for share in summary.functions:
-        say(f"    {share.inclusive_pct:5.1f}% {share.self_pct:5.1f}%  {share.function}")
-    say("    the same, by time spent in the function itself:")
-    for share in summary.by_self_time[:20]:
-        say(f"    {share.inclusive_pct:5.1f}% {share.self_pct:5.1f}%  {share.function}")
+    workers = process_tree(target.pid)[1:]
+    outputs = [workdir / f"profile-{label}-{pid}.txt" for pid in workers]
+    seconds = run.args.seconds
+    say(f"profile: py-spy on the {label} workers {workers} during an /api load")
+    with ThreadPoolExecutor(1) as pool:
+        load = pool.submit(run_wrk, target.url, API_PATH,
+                           replace(run.saturating, seconds=seconds + 2), cookie_file)
+        time.sleep(0.5)
+        recorders = [profile.start_recording(pid, seconds, output)
+                     for pid, output in zip(workers, outputs, strict=True)]
+        failures = [r.communicate(timeout=seconds + 60)[1] for r in recorders if r.wait(
+            timeout=seconds + 60) != 0]
+        result = load.result()
+    if failures:
+        say(f"    py-spy failed: {failures[0].decode(errors='replace').strip()[:300]}")
+        return None
+    merged = workdir / f"profile-{label}.txt"
+    merged.write_text("".join(o.read_text() for o in outputs if o.exists()))
+    summary = profile.summarise(merged)
+    python_us_per_request = summary.samples / profile.RATE / (result.rps * seconds) * 1e6
+    per_category = {name: round(pct * python_us_per_request / 100, 1)
+                    for name, pct in summary.categories.items()}
+    return {**asdict(summary), "rps": round(result.rps, 1),
+            "python_us_per_request": round(python_us_per_request, 1),
+            "us_per_request": per_category}
+
+
+def print_profiles(bare: dict[str, Any] | None, bff: dict[str, Any]) -> None:
+    say(f"    interpreter time per request, by category (GIL-holder samples at "
+        f"{profile.RATE} Hz): bare proxy {bare['python_us_per_request'] if bare else '-'} us, "
+        f"BFF {bff['python_us_per_request']} us")
+    say(f"    {'category':<46} {'bare us':>8} {'BFF us':>8} {'added':>8}")
+    for name, us in bff["us_per_request"].items():
+        floor = bare["us_per_request"].get(name, 0.0) if bare else 0.0
+        say(f"    {name:<46} {floor:>8.1f} {us:>8.1f} {us - floor:>+8.1f}")
+    say("    BFF functions by time spent in the function itself (inclusive, self):")
+    for share in bff["by_self_time"][:20]:
+        say(f"    {share['inclusive_pct']:5.1f}% {share['self_pct']:5.1f}%  {share['function']}")
 
 
 def storm(run: Run, bff: stack.Process, cookie: str, bff_client: Any,

@@ -1,7 +1,9 @@
 -- The requests wrk sends: GET <path> with X-CSRF: 1, cycling through the Cookie headers listed
 -- one per line in a file (one session, or a sample of thousands). All requests are built once in
 -- init(), so the script costs wrk nothing per request. The summary is one JSON line.
--- usage: wrk ... -s requests.lua <url> -- <path> [cookie-file]
+-- With a pace (milliseconds), each connection waits that long between requests: an offered rate
+-- of at most connections * 1000 / pace requests per second, a moderate load, not a flood.
+-- usage: wrk ... -s requests.lua <url> -- <path> [cookie-file] [pace-ms]
 
 local prepared = {}
 local count = 0
@@ -23,6 +25,10 @@ function init(args)
     prepared[1] = wrk.format("GET", path, {["X-CSRF"] = "1"})
   end
   index = math.random(count) - 1
+  local pace = tonumber(args[3] or "0") or 0
+  if pace > 0 then
+    delay = function() return pace end
+  end
 end
 
 function request()
