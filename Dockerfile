@@ -20,7 +20,8 @@ RUN python -m venv /opt/bff
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY bff ./bff
-RUN /opt/bff/bin/pip install .
+# The production extra brings gevent, the worker class config/gunicorn.conf.py picks.
+RUN /opt/bff/bin/pip install ".[production]"
 
 # Stage 2: the runtime, with only the environment, the config files and the demo SPA.
 FROM ${PYTHON_IMAGE}
