@@ -121,8 +121,8 @@ def test_dockerfile_is_multi_stage_on_a_slim_python() -> None:
     args = {ins.arguments.split("=", 1)[0]: ins.arguments.split("=", 1)[1]
             for ins in dockerfile() if ins.keyword == "ARG" and "=" in ins.arguments}
     assert "slim" in args["PYTHON_IMAGE"] and args["PYTHON_IMAGE"].startswith("python:3.1")
-    assert any(ins.keyword == "RUN" and "pip install ." in ins.arguments
-               for ins in dockerfile())
+    assert any(ins.keyword == "RUN" and 'pip install ".[production]"' in ins.arguments
+               for ins in dockerfile()), "the image needs gevent, the worker class of the config"
 
 
 def test_image_runs_as_a_non_root_user() -> None:
