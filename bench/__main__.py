@@ -81,7 +81,8 @@ def rerun_on_snapshot(args: argparse.Namespace, argv: list[str]) -> int:
         env = {**os.environ, SNAPSHOT_ENV: commit,
                "PYTHONPATH": os.pathsep.join(p for p in path if p)}
         print(f"bench: measuring bff/ as committed at {args.ref} ({commit[:12]})", flush=True)
-        return subprocess.run([sys.executable, "-m", "bench", *argv, "--name", args.name], env=env,
+        named = argv if "--name" in argv else [*argv, "--name", args.name]
+        return subprocess.run([sys.executable, "-m", "bench", *named], env=env,
                               cwd=ROOT).returncode
     finally:
         shutil.rmtree(snapshot, ignore_errors=True)

@@ -155,3 +155,33 @@ def chart(path: Path, rows: list[Row], title: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def markdown(document: dict[str, Any]) -> str:
+    """The run as Markdown for a README: machine, table, targets."""
+    machine = document["machine"]
+    lines = [
+        f"Run `{document['name']}` of `bff/` at {str(document.get('bff_revision', '?'))[:12]}: "
+        f"{machine['cpu']}, {machine['cores']} cores, {machine['memory_gb']} GB, Linux "
+        f"{machine['kernel']}, Python {machine['python']}; load average "
+        f"{machine['load_average'][0]:.2f} at the start. Command: `{document['command']}`.",
+        "",
+        "| scenario | server | conns | req/s | p50 ms | p90 ms | p99 ms | errors | CPU ms/req |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in document["rows"]:
+        cpu = "" if r["cpu_ms_per_request"] is None else f"{r['cpu_ms_per_request']:.2f}"
+        lines.append(f"| {r['scenario']} | {r['target']} | {r['connections']} | {r['rps']:,.0f} "
+                     f"| {r['p50_ms']:.2f} | {r['p90_ms']:.2f} | {r['p99_ms']:.2f} "
+                     f"| {r['errors']} | {cpu} |")
+    lines += ["", "| target | met | measured |", "|---|---|---|"]
+    for check in document.get("targets", []):
+        lines.append(f"| {check['target']} | {'yes' if check['met'] else '**no**'} "
+                     f"| {check['measured']} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(markdown(json.loads(Path(sys.argv[1]).read_text())))

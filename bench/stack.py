@@ -272,7 +272,15 @@ class ServerSpec:
 
     @property
     def label(self) -> str:
-        return self.text
+        """For ``default``, what config/gunicorn.conf.py resolves to here (gevent/2/1000 ...)."""
+        if self.text != "default":
+            return self.text
+        import runpy
+
+        conf = runpy.run_path(str(GUNICORN_CONF))
+        per_worker = conf["threads"] if conf["worker_class"] == "gthread" else \
+            conf["worker_connections"]
+        return f"{conf['worker_class']}/{conf['workers']}/{per_worker} (default)"
 
     def gunicorn_args(self) -> list[str]:
         if self.text == "default":
@@ -323,7 +331,7 @@ def bff(workdir: Path, port: int, issuer: str, upstream: Process, redis_url: str
         "BENCH_VARIANT": variant or "",
     }
     app = "bench.variants:create_variant()" if variant else "bff.app:create_app()"
-    name = f"bff-{spec.label.replace('/', '-')}{'-' + variant if variant else ''}"
+    name = f"bff-{spec.text.replace('/', '-')}{'-' + variant if variant else ''}"
     with spawn(name, gunicorn_command(app, port, spec), port, workdir, env) as process:
         yield process
 
@@ -332,7 +340,7 @@ def bff(workdir: Path, port: int, issuer: str, upstream: Process, redis_url: str
 def bare_proxy(workdir: Path, port: int, upstream: Process, spec: ServerSpec
                ) -> Iterator[Process]:
     env = {"BENCH_UPSTREAM": f"http://127.0.0.1:{upstream.port}/orders"}
-    with spawn(f"bare-{spec.label.replace('/', '-')}",
+    with spawn(f"bare-{spec.text.replace('/', '-')}",
                gunicorn_command("bench.bareproxy:create_app()", port, spec), port, workdir,
                env) as process:
         yield process
