@@ -117,6 +117,13 @@ def command_counts(client: redis.Redis) -> dict[str, int]:
     return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
 
 
+def command_usec(client: redis.Redis) -> dict[str, int]:
+    """Microseconds Redis spent executing each command so far: its own cost, which no load on
+    the client side can blur."""
+    stats = client.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(v["usec"]) for name, v in stats.items()}
+
+
 @dataclass
 class Meter:
     """CPU of a process tree and Redis commands, from before a load to after it."""
@@ -125,12 +132,14 @@ class Meter:
     redis_client: redis.Redis | None = None
     _cpu: float = 0.0
     _commands: dict[str, int] = field(default_factory=dict)
+    _usec: dict[str, int] = field(default_factory=dict)
 
     def start(self) -> None:
         if self.root_pid is not None:
             self._cpu = cpu_seconds(process_tree(self.root_pid))
         if self.redis_client is not None:
             self._commands = command_counts(self.redis_client)
+            self._usec = command_usec(self.redis_client)
 
     def cpu_split(self) -> list[float]:
         """CPU seconds so far of each process of the tree: how evenly the workers share work."""
@@ -150,6 +159,14 @@ class Meter:
         # INFO itself is counted; it is the meter's, not the load's.
         delta = {k: v - self._commands.get(k, 0) for k, v in after.items() if k != "info"}
         return {k: v for k, v in delta.items() if v}
+
+    def usec_per_call(self, calls: dict[str, int]) -> dict[str, float]:
+        """Redis's own execution time per call of each command during the load."""
+        if self.redis_client is None:
+            return {}
+        after = command_usec(self.redis_client)
+        return {name: round((after.get(name, 0) - self._usec.get(name, 0)) / n, 2)
+                for name, n in calls.items() if n}
 
     def worker_rss_mb(self) -> list[float]:
         if self.root_pid is None:

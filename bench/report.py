@@ -41,6 +41,7 @@ class Row:
     # CPU seconds of each process (master first, then workers) during the measured load: how
     # evenly the workers shared the connections.
     cpu_seconds_per_process: list[float] = field(default_factory=list)
+    redis_usec_per_call: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_wrk(cls, scenario: str, target: str, connections: int, result: WrkResult,

@@ -96,7 +96,8 @@ class Run:
             measured.append(replace(Row.from_wrk(
                 scenario, target, load.connections, result,
                 cpu_seconds=meter.cpu_used() if meter.root_pid else None, commands=commands,
-                rss=meter.worker_rss_mb()), cpu_seconds_per_process=used))
+                rss=meter.worker_rss_mb()), cpu_seconds_per_process=used,
+                redis_usec_per_call=meter.usec_per_call(commands or {})))
         # The median run by throughput, so one disturbed run (a busy neighbour) does not decide.
         row = sorted(measured, key=lambda r: r.rps)[len(measured) // 2]
         if len(measured) > 1:
@@ -344,11 +345,13 @@ def scale(run: Run, workdir: Path, bff: stack.Process, cookie: str, bff_client: 
                        run.saturating, sample, Meter(bff.pid, bff_client))
         figures.append({"sessions": count, "rps": row.rps, "p50_ms": row.p50_ms,
                         "p99_ms": row.p99_ms, "cpu_ms_per_request": row.cpu_ms_per_request,
+                        "redis_usec_per_getex": row.redis_usec_per_call.get("getex"),
                         "redis_bytes_per_session": round(memory / max(len(planted), 1)),
                         "keys": int(bff_client.dbsize()) - baseline_keys,
                         "plant_seconds": round(took, 1)})
         say(f"    {figures[-1]['redis_bytes_per_session']:,} bytes of Redis per session "
-            f"(record and index entries); planted in {took:.1f}s")
+            f"(record and index entries); planted in {took:.1f}s; Redis spent "
+            f"{figures[-1]['redis_usec_per_getex']} us per GETEX")
     run.extra["scale"] = figures
 
 

@@ -75,8 +75,12 @@ def verdicts(rows: list[Row], extra: dict[str, Any], server: str) -> list[dict[s
         rps_change = large["rps"] / small["rps"] - 1 if small["rps"] else 0.0
         cpu_change = (large["cpu_ms_per_request"] / small["cpu_ms_per_request"] - 1
                       if small["cpu_ms_per_request"] else 0.0)
+        small_usec = small.get("redis_usec_per_getex")
+        large_usec = large.get("redis_usec_per_getex")
+        redis_change = large_usec / small_usec - 1 if small_usec and large_usec else 0.0
         check(f"flat per-request cost from {small['sessions']:,} to {large['sessions']:,} "
               "sessions (within 10%)",
               rps_change >= -FLAT_TOLERANCE and cpu_change <= FLAT_TOLERANCE,
-              f"throughput {rps_change:+.0%}, CPU per request {cpu_change:+.0%}")
+              f"throughput {rps_change:+.0%}, BFF CPU per request {cpu_change:+.0%}, Redis time "
+              f"per GETEX {small_usec} -> {large_usec} us ({redis_change:+.0%})")
     return checks
