@@ -76,14 +76,15 @@ def test_login_proxy_refresh_and_logout_work_on_a_cluster(stack: Stack, cluster:
 def test_sessions_spread_over_slots_and_masters(stack: Stack, cluster: Cluster) -> None:
     client = cluster.client()
     handles = []
-    for _ in range(4):
+    # Twelve random sessions: all on one of three masters has a chance of 3 * (1/3)**12.
+    for _ in range(12):
         browser = requests.Session()
         log_in(browser, stack.bff_url, "bob", "builder")
         assert browser.get(f"{stack.bff_url}/api/orders", headers=XHR).status_code == 200
         handles.append(session_handle(session_cookie(browser)))
     slots = {key_slot(record_key(h).encode()) for h in handles}
     masters = {client.get_node_from_key(record_key(h)).name for h in handles}
-    assert len(slots) == len(handles)
+    assert len(slots) >= len(handles) - 2  # 16384 slots: a collision or two is chance
     assert len(masters) >= 2
     for handle in handles:
         assert key_slot(lock_key(handle).encode()) == key_slot(record_key(handle).encode())
