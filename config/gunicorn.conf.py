@@ -6,7 +6,7 @@ The worker setup was chosen by measurement (bench/README.md, "Choosing the serve
 workers, one per core. A proxied request spends most of its life waiting on Redis and on the
 upstream; gevent waits on both without an OS thread per request, so a worker's interpreter is
 never fought over by its own threads (with gunicorn's threaded workers at 16 threads, a third of
-the interpreter's time went to logging, most of it around the log handler's lock). gevent needs the
+the interpreter's time went to logging, much of it around the log handler's lock). gevent needs the
 ``production`` extra (``pip install 'bff[production]'``); where it is not installed, the workers
 are gunicorn's threaded ones, the best of those measured, and gunicorn's start-up line says which
 ("Using worker: ..."). Every value can be overridden by an environment variable here, or by
