@@ -80,3 +80,16 @@ def test_json_lines_carry_fields_and_mask_tracebacks() -> None:
     assert parsed["level"] == "ERROR"
     assert "ValueError" in parsed["exception"]
     assert JWT not in line
+
+
+@pytest.mark.parametrize("line", [
+    "callback CODE=abc123def&state=x", "Authorization: BEARER abc.def", "BASIC dXNlcjpwYXNz",
+    "cookie __HOST-BFF=sessionvalue", "got EYJhbGciOiJSUzI1NiJ9.EYJzdWIiOiJhbGljZSJ9.sig",
+])
+def test_secrets_in_any_letter_case_are_redacted(line: str) -> None:
+    assert "[redacted]" in redact(line)
+
+
+def test_a_line_without_secrets_is_returned_unchanged() -> None:
+    line = "proxy method=GET route=/api/orders status=200 sub=alice"
+    assert redact(line) is line
