@@ -194,7 +194,6 @@ def record_breakdown(store: SessionStore, session_id: str) -> dict[str, int]:
     tokens = {} if session is None else {
         "access token": len(session.tokens.access_token),
         "refresh token": len(session.tokens.refresh_token or ""),
-        "ID token": len(session.tokens.id_token or ""),
     }
     indexes = {} if session is None else {
         f"MEMORY USAGE {kind} index": int(store.redis.memory_usage(index_key(kind, value),

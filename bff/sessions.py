@@ -45,9 +45,12 @@ return 1
 
 @dataclass(frozen=True)
 class TokenSet:
+    """What a session needs to call APIs. The ID token is not kept: it is validated at login,
+    its claims are copied into the session, and nothing later needs it (logout uses the
+    provider's ``sid`` as ``logout_hint``), so it is one token fewer at rest."""
+
     access_token: str
     refresh_token: str | None
-    id_token: str | None
     access_expires_at: float
     access_issued_at: float
     scope: tuple[str, ...]
@@ -252,7 +255,7 @@ class SessionStore:
 
     def _encode(self, session: Session) -> bytes:
         t = session.tokens
-        secret = json.dumps({"a": t.access_token, "r": t.refresh_token, "i": t.id_token})
+        secret = json.dumps({"a": t.access_token, "r": t.refresh_token})
         return json.dumps({
             "v": session.version, "sub": session.sub, "sid": session.sid,
             "claims": session.claims, "created_at": session.created_at,
@@ -276,7 +279,7 @@ class SessionStore:
             expires_at=record["expires_at"],
             tokens=TokenSet(
                 access_token=secret["a"], refresh_token=secret.get("r"),
-                id_token=secret.get("i"), access_expires_at=record["at_exp"],
+                access_expires_at=record["at_exp"],
                 access_issued_at=record["at_iat"], scope=tuple(record["scope"].split()),
             ),
             sealed_with_current_key=self._sealer.is_current(record["tok"]),
@@ -286,7 +289,7 @@ class SessionStore:
 
 def _token_json(tokens: TokenSet) -> str:
     return json.dumps({
-        "a": tokens.access_token, "r": tokens.refresh_token, "i": tokens.id_token,
+        "a": tokens.access_token, "r": tokens.refresh_token,
         "exp": tokens.access_expires_at, "iat": tokens.access_issued_at,
         "scope": " ".join(tokens.scope),
     })
@@ -294,7 +297,7 @@ def _token_json(tokens: TokenSet) -> str:
 
 def _token_set(data: dict[str, Any]) -> TokenSet:
     return TokenSet(
-        access_token=data["a"], refresh_token=data.get("r"), id_token=data.get("i"),
+        access_token=data["a"], refresh_token=data.get("r"),
         access_expires_at=float(data["exp"]), access_issued_at=float(data["iat"]),
         scope=tuple(str(data.get("scope", "")).split()),
     )

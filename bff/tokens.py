@@ -53,11 +53,10 @@ def is_refresh_due(tokens: TokenSet, now: float, skew: int) -> bool:
 
 
 def token_set(response: TokenResponse, previous: TokenSet | None, now: float) -> TokenSet:
-    """Providers may omit a rotated refresh token or the ID token: keep what we had then."""
+    """Providers may omit a rotated refresh token: keep the one we had then."""
     return TokenSet(
         access_token=response.access_token,
         refresh_token=response.refresh_token or (previous.refresh_token if previous else None),
-        id_token=response.id_token or (previous.id_token if previous else None),
         access_expires_at=now + response.expires_in,
         access_issued_at=now,
         scope=response.scope or (previous.scope if previous else ()),

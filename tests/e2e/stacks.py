@@ -84,7 +84,7 @@ class TokenLedger:
 
     def record(self, session: Session) -> None:
         t = session.tokens
-        self.tokens.update(v for v in (t.access_token, t.refresh_token, t.id_token) if v)
+        self.tokens.update(v for v in (t.access_token, t.refresh_token) if v)
 
 
 @dataclass

@@ -111,12 +111,13 @@ def test_second_login_as_bob_shows_only_bobs_orders_read_only(journey: Journey) 
 
 def test_the_leak_search_compares_against_tokens_from_the_bff_server_side(
         journey: Journey, http_stack: Stack) -> None:
-    """Not vacuous: both users' real access, refresh and ID tokens are in the ledger, and the
+    """Not vacuous: both users' real access and refresh tokens are in the ledger (the BFF keeps
+    no ID token after login; any JWT-shaped string is searched for too), and the
     surfaces searched hold what the SPA really received."""
     tokens = http_stack.ledger.tokens
     jwts = [t for t in tokens if JWT_SHAPE.fullmatch(t)]
     opaque = [t for t in tokens if not JWT_SHAPE.fullmatch(t)]
-    assert len(jwts) >= 4, "alice's and bob's access and ID tokens"
+    assert len(jwts) >= 2, "alice's and bob's access tokens"
     assert len(opaque) >= 2, "alice's and bob's refresh tokens"
     signed_in = next(s for s in journey.steps if s.name == "alice added an order")
     assert journey.facts["alice_item"] in signed_in.surfaces["DOM"]

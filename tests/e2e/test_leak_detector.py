@@ -87,11 +87,11 @@ def surfaces(http_stack: Stack, chromium: Browser, output_dir: Path, blank_globa
         browsing.page.evaluate("(t) => sessionStorage.setItem('other', t)", FOREIGN_JWT)
         browsing.page.route("**/planted-response", lambda route: route.fulfill(
             status=200, content_type="application/json",
-            body=f'{{"id_token": "{tokens.id_token}"}}'))
+            body=f'{{"token": "{tokens.access_token}"}}'))
         browsing.page.evaluate("""async (t) => {
             await fetch('/api/orders?id_token=' + t, {headers: {'X-CSRF': '1'}});
             await (await fetch('/planted-response')).text();
-          }""", tokens.id_token)
+          }""", tokens.access_token)
         step = browsing.observe("after planting")
     finally:
         network = browsing.close()
@@ -124,6 +124,6 @@ def test_any_jwt_shaped_string_is_found_even_one_the_bff_never_issued(
 
 def test_token_in_a_request_url_or_response_body_is_found_in_the_network_record(
         surfaces: dict[str, str], planted_session: Session) -> None:
-    found = reported(find_leaks(surfaces, {planted_session.tokens.id_token}))
+    found = reported(find_leaks(surfaces, {planted_session.tokens.access_token}))
     assert any(s.startswith("request URL GET") and "/api/orders" in s for s in found)
     assert any(s.startswith("response body GET") and "/planted-response" in s for s in found)

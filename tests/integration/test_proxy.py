@@ -369,7 +369,7 @@ class Stack:
         token = f"planted-{secrets.token_urlsafe(16)}"
         now = time.time()
         session_id, session = self.store.create(
-            TokenSet(access_token=token, refresh_token=None, id_token=None,
+            TokenSet(access_token=token, refresh_token=None,
                      access_expires_at=now + 3600, access_issued_at=now, scope=scopes),
             sub=sub, sid=None, claims={"sub": sub})
         return session_id, token, session
@@ -746,7 +746,7 @@ def test_a_token_due_for_refresh_is_refreshed_before_it_is_sent(stack: Stack) ->
     old = session.tokens
     now = time.time()
     due = TokenSet(access_token=old.access_token, refresh_token=old.refresh_token,
-                   id_token=old.id_token, access_expires_at=now + 5,
+                   access_expires_at=now + 5,
                    access_issued_at=now - 895, scope=old.scope)
     assert stack.store.replace_tokens(session, due) is not None
     response = browser.get(f"{stack.url}/api/orders/fresh", headers=XHR)

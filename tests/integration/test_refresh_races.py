@@ -35,7 +35,7 @@ class World:
         grant = self.fake.grant()
         now = time.time()
         tokens = TokenSet(access_token=grant["access_token"], refresh_token=grant["refresh_token"],
-                          id_token=None, access_expires_at=now + expires_in,
+                          access_expires_at=now + expires_in,
                           access_issued_at=now + expires_in - 300, scope=("openid",))
         return self.store.create(tokens, sub="user-1", sid=None, claims={})[1]
 

@@ -1,7 +1,8 @@
 """Invariant 2: a Redis dump alone yields no usable token.
 
 After a login and a refresh (so session record, grace record and indexes all exist), every key
-in Redis is read back and searched for the session's access, refresh and ID tokens, any 16
+in Redis is read back and searched for the session's access and refresh tokens (the ID token is
+not kept after login), any 16
 characters of them, and the session cookie. The tokens to look for are the real ones, opened
 with the BFF's keys, so the search cannot pass by looking for the wrong thing.
 """
@@ -83,7 +84,6 @@ def test_redis_dump_after_login_contains_no_token_or_token_fragment(stack: Known
     secrets = {
         "access token": refreshed.tokens.access_token,
         "refresh token": refreshed.tokens.refresh_token or "",
-        "ID token": refreshed.tokens.id_token or "",
         "spent access token": session.tokens.access_token,
         "spent refresh token": session.tokens.refresh_token or "",
         "session cookie": cookie,

@@ -51,8 +51,7 @@ def test_user_shows_claims_and_session_facts_but_never_a_token(
     assert session is not None
     assert abs(body["session_expires_at"] - session.session_expires_at) <= 2
     assert not set(ID_TOKEN_PLUMBING) & set(body)
-    for token in (session.tokens.access_token, session.tokens.refresh_token,
-                  session.tokens.id_token):
+    for token in (session.tokens.access_token, session.tokens.refresh_token):
         assert token and token not in response.text
         assert token[-20:] not in response.text
 

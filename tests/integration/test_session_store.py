@@ -44,7 +44,7 @@ def store(client: redis.Redis) -> SessionStore:
 def tokens(suffix: str, expires_in: float = 300) -> TokenSet:
     now = time.time()
     return TokenSet(access_token=f"access-{suffix}", refresh_token=f"refresh-{suffix}",
-                    id_token=f"id-{suffix}", access_expires_at=now + expires_in,
+                    access_expires_at=now + expires_in,
                     access_issued_at=now, scope=("openid", "orders:read"))
 
 

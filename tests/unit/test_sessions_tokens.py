@@ -1,5 +1,5 @@
-"""What a refresh response turns into: providers may leave out the rotated refresh token or a
-new ID token, and the session must keep the ones it has rather than lose them."""
+"""What a refresh response turns into: providers may leave out the rotated refresh token, and
+the session must keep the one it has rather than lose it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from bff.oidc import TokenResponse
 from bff.sessions import TokenSet
 from bff.tokens import token_set
 
-PREVIOUS = TokenSet(access_token="at-0", refresh_token="rt-0", id_token="id-0",
+PREVIOUS = TokenSet(access_token="at-0", refresh_token="rt-0",
                     access_expires_at=1300.0, access_issued_at=1000.0, scope=("openid", "a"))
 
 
@@ -19,12 +19,12 @@ def response(refresh_token: str | None = None, id_token: str | None = None,
 
 def test_rotated_refresh_token_replaces_the_old_one() -> None:
     tokens = token_set(response(refresh_token="rt-1", id_token="id-1"), PREVIOUS, now=2000.0)
-    assert (tokens.access_token, tokens.refresh_token, tokens.id_token) == ("at-1", "rt-1", "id-1")
+    assert (tokens.access_token, tokens.refresh_token) == ("at-1", "rt-1")
 
 
-def test_omitted_refresh_and_id_tokens_are_kept() -> None:
+def test_omitted_refresh_token_is_kept() -> None:
     tokens = token_set(response(), PREVIOUS, now=2000.0)
-    assert tokens.refresh_token == "rt-0" and tokens.id_token == "id-0"
+    assert tokens.refresh_token == "rt-0"
     assert tokens.scope == ("openid", "a")
 
 
@@ -35,4 +35,5 @@ def test_expiry_is_counted_from_the_refresh_not_the_login() -> None:
 
 def test_token_set_repr_shows_no_token() -> None:
     tokens = token_set(response(refresh_token="rt-secret"), PREVIOUS, now=2000.0)
+    assert not hasattr(tokens, "id_token"), "the ID token is not kept after login"
     assert "rt-secret" not in repr(tokens) and "at-1" not in repr(tokens)

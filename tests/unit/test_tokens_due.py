@@ -5,7 +5,7 @@ from bff.tokens import is_refresh_due
 
 
 def tokens(issued: float, lifetime: float) -> TokenSet:
-    return TokenSet(access_token="a", refresh_token="r", id_token=None,
+    return TokenSet(access_token="a", refresh_token="r",
                     access_expires_at=issued + lifetime, access_issued_at=issued, scope=())
 
 
