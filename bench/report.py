@@ -175,11 +175,62 @@ def markdown(document: dict[str, Any]) -> str:
         lines.append(f"| {r['scenario']} | {r['target']} | {r['connections']} | {r['rps']:,.0f} "
                      f"| {r['p50_ms']:.2f} | {r['p90_ms']:.2f} | {r['p99_ms']:.2f} "
                      f"| {r['errors']} | {cpu} |")
+    lines += ["", *facts(document)]
     lines += ["", "| target | met | measured |", "|---|---|---|"]
     for check in document.get("targets", []):
         lines.append(f"| {check['target']} | {'yes' if check['met'] else '**no**'} "
                      f"| {check['measured']} |")
     return "\n".join(lines)
+
+
+def facts(document: dict[str, Any]) -> list[str]:
+    """The figures beside the table: hot path, storm, logins, memory, scale, CPU, RSS."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in document["rows"]:  # the first server setup's row: the primary one
+        rows.setdefault((r["scenario"], r["target"].split(" ")[0]), r)
+    out = ["| figure | value |", "|---|---|"]
+    direct = next((r for r in document["rows"] if r["scenario"] == "direct"), None)
+    if direct:
+        out.append(f"| upstream ceiling | nginx answered wrk at {direct['rps']:,.0f} req/s "
+                   f"(p99 {direct['p99_ms']:.2f} ms) |")
+    hot = document.get("hot_path")
+    if hot:
+        out.append(f"| Redis per proxied request | {hot['redis_commands_per_request']:.3f} "
+                   f"commands "
+                   f"({', '.join(c for c in hot['redis_commands'] if c not in CONNECTION_SETUP)}"
+                   f") over {hot['requests']:,} "
+                   f"sequential requests, {hot['provider_requests']} provider requests |")
+    storm = document.get("refresh_storm")
+    if storm:
+        out.append(f"| refresh storm | {storm['requests']} concurrent requests: "
+                   f"{storm['refresh_grants']} refresh grant(s), {storm['failures']} failures, "
+                   f"done {storm['completion_ms']:.0f} ms after release; session fine after: "
+                   f"{storm['after_ok']} |")
+    logins = document.get("login_rate")
+    if logins:
+        out.append(f"| login rate | {logins['per_second']:.1f} complete logins/s "
+                   f"(p50 {logins['p50_ms']:.0f} ms, p99 {logins['p99_ms']:.0f} ms), "
+                   f"{logins['failures']} failures |")
+    record = document.get("session_record")
+    if record:
+        out.append(f"| Redis memory per session record | {record['MEMORY USAGE']:,} bytes "
+                   f"(`MEMORY USAGE`; value {record['value bytes']:,} bytes, sealed tokens "
+                   f"{record.get('field tok', 0):,}); index sets "
+                   f"{record.get('MEMORY USAGE sub index', 0)} + "
+                   f"{record.get('MEMORY USAGE sid index', 0)} bytes |")
+    for level in document.get("scale", []):
+        out.append(f"| {level['sessions']:,} live sessions | {level['rps']:,.0f} req/s, "
+                   f"{level['cpu_ms_per_request']:.2f} ms CPU/request, Redis "
+                   f"{level['redis_usec_per_getex']} us per GETEX, "
+                   f"{level['redis_bytes_per_session']:,} bytes of Redis per session |")
+    for key, name in ((("BFF /api", "gunicorn"), "BFF"), (("bare proxy", "gunicorn"), "bare proxy"),
+                      (("peer /api", "node"), "Node.js peer")):
+        row = rows.get(key)
+        if row:
+            out.append(f"| {name} | {row['cpu_ms_per_request']:.2f} ms CPU per request, "
+                       f"{', '.join(f'{m:.0f}' for m in row['worker_rss_mb'])} MB resident per "
+                       "worker |")
+    return out
 
 
 if __name__ == "__main__":
