@@ -74,9 +74,16 @@ class Traffic(threading.Thread):
 
     def run(self) -> None:
         while not self.stopping.is_set():
-            response = self.browser.get(self.url, headers=XHR, timeout=30)
-            self.answers.append((time.monotonic(), response.status_code, response.text))
+            try:
+                response = self.browser.get(self.url, headers=XHR, timeout=30)
+                self.answers.append((time.monotonic(), response.status_code, response.text))
+            except requests.RequestException as exc:  # kept, so the test reports it
+                self.answers.append((time.monotonic(), 0, repr(exc)))
             time.sleep(0.05)
+
+    def summary(self) -> str:
+        statuses = [status for _, status, _ in self.answers]
+        return f"{len(statuses)} answers, last ones {statuses[-10:]}: {self.answers[-1:]}"
 
     def successes_since(self, moment: float) -> int:
         return sum(1 for at, status, _ in self.answers if at > moment and status == 200)
@@ -99,8 +106,11 @@ def test_master_killed_mid_traffic_fails_over_and_the_session_survives(
         wait_until(lambda: traffic.successes_since(0) >= 3, 10, "traffic flowing")
         group.master.process.send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
-        wait_until(lambda: traffic.successes_since(killed_at) >= 5, FAILOVER_DEADLINE,
-                   "the session working again after the failover")
+        try:
+            wait_until(lambda: traffic.successes_since(killed_at) >= 5, FAILOVER_DEADLINE,
+                       "the session working again after the failover")
+        except TimeoutError as exc:
+            raise AssertionError(f"{exc}; traffic saw {traffic.summary()}") from exc
     finally:
         traffic.stopping.set()
         traffic.join(timeout=30)
