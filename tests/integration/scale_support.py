@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from tests.support import (
     BffProcess,
     RedisServer,
     free_port,
+    free_port_run,
     start_redis,
     wait_for_port,
 )
@@ -63,26 +63,6 @@ def wait_until(condition: Callable[[], Any], timeout: float, what: str,
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} did not happen within {timeout}s")
         time.sleep(interval)
-
-
-def free_port_run(count: int) -> int:
-    """The first of ``count`` consecutive free ports; every probe socket is closed, bound or not
-    (an unclosed one surfaces later as a ResourceWarning in some unrelated test)."""
-    for _ in range(200):
-        first = free_port()
-        if first + count >= 65535:
-            continue
-        sockets = [socket.socket() for _ in range(count)]
-        try:
-            for offset, sock in enumerate(sockets):
-                sock.bind(("127.0.0.1", first + offset))
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-        return first
-    raise RuntimeError("no run of free ports found")
 
 
 # --- Redis topologies ------------------------------------------------------------------------
