@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import stat
 import time
-from collections.abc import Iterator
 
-import pytest
 import requests
 
 from tests.integration.authserver_support import (
@@ -24,16 +22,7 @@ from tests.integration.authserver_support import (
     submit_login,
     tokens_for,
 )
-from tests.support import RedisServer, free_port
-
-
-@pytest.fixture(scope="module")
-def server(redis_server: RedisServer) -> Iterator[AuthServer]:
-    server = start_authserver(redis_server.url)
-    try:
-        yield server
-    finally:
-        server.stop()
+from tests.support import free_port
 
 
 def test_healthz(server: AuthServer) -> None:

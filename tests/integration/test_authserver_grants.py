@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 import requests
 
 from tests.integration.authserver_support import (
@@ -21,19 +19,8 @@ from tests.integration.authserver_support import (
     login,
     redirect_params,
     refresh,
-    start_authserver,
     tokens_for,
 )
-from tests.support import RedisServer
-
-
-@pytest.fixture(scope="module")
-def server(redis_server: RedisServer) -> Iterator[AuthServer]:
-    server = start_authserver(redis_server.url)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def authorization_error(server: AuthServer, **overrides: str | None) -> dict[str, str]:

@@ -3,8 +3,6 @@ completes authorization code + PKCE and a refresh against the real server."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import requests
 from requests.auth import HTTPBasicAuth
@@ -16,19 +14,8 @@ from tests.integration.authserver_support import (
     REDIRECT_URI,
     AuthServer,
     login_form,
-    start_authserver,
     submit_login,
 )
-from tests.support import RedisServer
-
-
-@pytest.fixture(scope="module")
-def server(redis_server: RedisServer) -> Iterator[AuthServer]:
-    server = start_authserver(redis_server.url)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_requests_oauthlib_completes_code_pkce_and_refresh(
