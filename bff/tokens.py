@@ -15,7 +15,6 @@ import json
 import secrets
 import threading
 import time
-from dataclasses import dataclass
 
 import redis
 
@@ -259,11 +258,3 @@ class TokenManager:
         ttl = max(1, response.expires_in - CLIENT_TOKEN_MARGIN)
         self._store.redis.set(key, json.dumps(record), ex=ttl)
         return response.access_token, expires_at
-
-
-@dataclass(frozen=True)
-class Attached:
-    """What the proxy sends upstream for one request."""
-
-    session: Session | None
-    token: str | None
