@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         routes=RouteTable(settings.routes),
         proxy=observability.MeasuredProxy(),
         logins=PendingLogins(client, sealer, settings.login_timeout),
+        sealer=sealer,
     )
     app.extensions["bff_limits"] = limits.Limits(client, settings)
     app.before_request(limits.enforce)

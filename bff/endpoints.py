@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, redirect, request
 
 from bff.errors import BadRequest, CsrfRejected, LoginFailed, LoginRequired
-from bff.logins import BINDING_COOKIE, PendingLogin, binding_digest, new_binding
+from bff.logins import PendingLogin, binding_digest, minted_binding, new_binding
 from bff.runtime import current_session, runtime
 from bff.security import csrf_problem, is_cross_site_navigation, is_safe_return_url
 from bff.sessions import Session, clear_session_cookie, set_session_cookie
@@ -48,15 +48,18 @@ def login() -> Response:
     if prompt is not None and prompt not in PROMPTS:
         raise BadRequest(f"prompt must be one of {', '.join(PROMPTS)}.")
     start = rt.oidc.start_login(prompt)
-    # One binding per browser, reused by every login it starts, so two tabs can log in at once.
-    binding = request.cookies.get(BINDING_COOKIE) or new_binding()
+    # One binding per browser, reused by every login it starts, so two tabs can log in at once;
+    # reused only when the BFF minted it, so a planted value is never adopted.
+    cookie = rt.settings.binding_cookie_name
+    binding = minted_binding(rt.sealer, request.cookies.getlist(cookie)) or \
+        new_binding(rt.sealer)
     rt.logins.save(PendingLogin(
         state=start.state, nonce=start.nonce, code_verifier=start.code_verifier,
         return_url=return_url, binding_digest=binding_digest(binding),
     ))
     response = redirect(start.url, code=302)
     response.set_cookie(
-        BINDING_COOKIE, binding, max_age=rt.settings.login_timeout, path="/bff/",
+        cookie, binding, max_age=rt.settings.login_timeout, path="/",
         secure=rt.settings.is_https, httponly=True, samesite="Lax",
     )
     return response
@@ -68,7 +71,8 @@ def callback() -> Response:
     state = request.args.get("state")
     if not state:
         raise LoginFailed("The login response carries no state; please start again.")
-    pending = rt.logins.take(state, request.cookies.get(BINDING_COOKIE))
+    binding = minted_binding(rt.sealer, request.cookies.getlist(rt.settings.binding_cookie_name))
+    pending = rt.logins.take(state, binding)
     if pending is None:
         raise LoginFailed(
             "This login was not started in this browser, was already used, or has expired. "

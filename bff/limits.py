@@ -23,7 +23,6 @@ from flask import current_app, request
 
 from bff import metrics
 from bff.errors import TooManyRequests
-from bff.logins import BINDING_COOKIE
 from bff.settings import IPNetwork, Settings
 from bff.store import store_errors
 
@@ -161,7 +160,7 @@ def enforce() -> None:
             "Too many login attempts from your network; please wait a minute and try again.",
             headers={"Retry-After": str(verdict.retry_after)},
         )
-    binding = request.cookies.get(BINDING_COOKIE)
+    binding = request.cookies.get(current_app.extensions["bff"].settings.binding_cookie_name)
     if binding is None:
         return
     if name == "callback":

@@ -1,9 +1,14 @@
 """Pending logins, kept per ``state`` between /bff/login and /bff/callback.
 
 Each is single-use (``GETDEL``), expires on its own, and is bound to the browser that started it
-by a random value in a short-lived HttpOnly cookie scoped to ``/bff/`` (one per browser, shared by
-its tabs): a ``state`` carried to another browser (login CSRF, code injection) finds no matching
-binding there.
+by a value in a short-lived HttpOnly cookie (``__Host-`` over https, ``Path=/``; one per browser,
+shared by its tabs): a ``state`` carried to another browser (login CSRF, code injection) finds no
+matching binding there.
+
+The binding is only ever minted by the BFF (invariant 11): it is an AES-GCM envelope of random
+bytes, so a value the BFF did not make fails to open and is replaced, never adopted or echoed. A
+browser that sends the cookie twice (one tossed by a sibling host for a narrower path, say) has no
+binding at all: no copy can win by the order the browser sends them in.
 The nonce and PKCE verifier are sealed, so a Redis dump cannot complete someone's login.
 """
 
@@ -20,8 +25,8 @@ import redis
 from bff.sealing import Sealer, SealError
 from bff.store import store_errors
 
-BINDING_COOKIE = "bff_login"
 BINDING_BYTES = 32
+BINDING_CONTEXT = "bff:login-binding"
 
 
 @dataclass(frozen=True)
@@ -37,8 +42,19 @@ def binding_digest(binding: str) -> str:
     return hashlib.sha256(binding.encode()).hexdigest()
 
 
-def new_binding() -> str:
-    return secrets.token_urlsafe(BINDING_BYTES)
+def new_binding(sealer: Sealer) -> str:
+    return sealer.seal(secrets.token_bytes(BINDING_BYTES), BINDING_CONTEXT)
+
+
+def minted_binding(sealer: Sealer, presented: list[str]) -> str | None:
+    """The browser's binding when it sent exactly one value and the BFF minted it; else None."""
+    if len(set(presented)) != 1:
+        return None
+    try:
+        sealer.open(presented[0], BINDING_CONTEXT)
+    except SealError:
+        return None
+    return presented[0]
 
 
 def _key(state: str) -> str:

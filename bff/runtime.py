@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from bff.oidc import OidcClient
     from bff.proxy import Proxy
     from bff.routing import RouteTable
+    from bff.sealing import Sealer
     from bff.sessions import Session, SessionStore
     from bff.settings import Settings
     from bff.tokens import TokenManager
@@ -26,16 +27,24 @@ class Runtime:
     routes: RouteTable
     proxy: Proxy
     logins: PendingLogins
+    sealer: Sealer
 
 
 def runtime() -> Runtime:
     return current_app.extensions["bff"]
 
 
+def sole_cookie(name: str) -> str | None:
+    """The cookie's value when the browser sent exactly one; a second copy (tossed by a sibling
+    host for a narrower path) makes it ambiguous, and an ambiguous credential is no credential."""
+    values = set(request.cookies.getlist(name))
+    return values.pop() if len(values) == 1 else None
+
+
 def current_session(*, slide: bool = True) -> Session | None:
     """The session named by the request's cookie, if it still exists (one Redis round trip)."""
     rt = runtime()
-    session_id = request.cookies.get(rt.settings.cookie_name)
+    session_id = sole_cookie(rt.settings.cookie_name)
     if not session_id:
         return None
     return rt.store.load(session_id, slide=slide)

@@ -108,6 +108,11 @@ class Settings:
         return "__Host-bff" if self.is_https else "bff"
 
     @property
+    def binding_cookie_name(self) -> str:
+        """The login binding: ``__Host-`` too, so no sibling host or narrower path can plant it."""
+        return "__Host-bff_login" if self.is_https else "bff_login"
+
+    @property
     def redirect_uri(self) -> str:
         """Derived from the configured origin, never from the Host header."""
         return f"{self.base_url}/bff/callback"

@@ -216,8 +216,68 @@ def test_login_binding_cookie_is_httponly_and_short_lived(stack: KnownStack) -> 
                             allow_redirects=False)
     binding = response.headers["Set-Cookie"]
     assert binding.startswith("bff_login=")
-    assert "HttpOnly" in binding and "SameSite=Lax" in binding and "Path=/bff/" in binding
+    assert "HttpOnly" in binding and "SameSite=Lax" in binding and "Path=/;" in binding
     assert "Max-Age=600" in binding
+
+
+def set_cookie_value(response: requests.Response, name: str) -> str:
+    header = response.headers["Set-Cookie"]
+    assert header.startswith(f"{name}="), header
+    return header.split(";", 1)[0].split("=", 1)[1]
+
+
+@pytest.mark.parametrize("planted", [
+    "attacker-chosen", "A" * 43, "k1d.AAAA", "", "%00", "bff_login=x",
+])
+def test_binding_value_the_bff_did_not_mint_is_never_adopted(stack: KnownStack,
+                                                              planted: str) -> None:
+    response = requests.get(f"{stack.bff_url}/bff/login", params={"returnUrl": "/"},
+                            headers={"Cookie": f"bff_login={planted}"}, allow_redirects=False)
+    assert response.status_code == 302
+    minted = set_cookie_value(response, "bff_login")
+    assert minted != planted and (not planted or planted not in minted)
+
+
+def test_binding_the_bff_minted_is_reused_by_a_second_tab(stack: KnownStack) -> None:
+    first = requests.get(f"{stack.bff_url}/bff/login", allow_redirects=False)
+    binding = set_cookie_value(first, "bff_login")
+    second = requests.get(f"{stack.bff_url}/bff/login", allow_redirects=False,
+                          headers={"Cookie": f"bff_login={binding}"})
+    assert set_cookie_value(second, "bff_login") == binding
+
+
+def test_login_csrf_by_tossing_the_attackers_binding_is_refused_and_keeps_the_victims_session(
+        stack: KnownStack) -> None:
+    """The review's attack on plain http: the attacker's own (genuinely minted) binding, tossed
+    into the victim's browser for the narrower path /bff/callback, arrives beside the victim's."""
+    attacker = requests.Session()
+    attacker_callback = authorize(attacker, stack.bff_url, start(attacker, stack.bff_url),
+                                  "bob", "builder")
+    attacker_binding = attacker.cookies.get("bff_login")
+    victim = requests.Session()
+    log_in(victim, stack.bff_url, "alice", "wonderland")
+    start(victim, stack.bff_url)
+    victim_binding = victim.cookies.get("bff_login")
+    assert attacker_binding and victim_binding and attacker_binding != victim_binding
+    victim_session = bff_cookie(victim)
+    for order in ((attacker_binding, victim_binding), (victim_binding, attacker_binding)):
+        tossed = requests.get(attacker_callback, allow_redirects=False, headers={
+            "Cookie": f"bff_login={order[0]}; bff_login={order[1]}; bff={victim_session}"})
+        assert tossed.status_code == 400, tossed.text[:200]
+        assert "bff=" not in tossed.headers.get("Set-Cookie", "")
+    assert victim.get(f"{stack.bff_url}/bff/user", headers=XHR).json()["sub"] == "alice"
+
+
+def test_two_session_cookies_are_no_session(stack: KnownStack) -> None:
+    """A second session cookie (tossed for a narrower path) makes the credential ambiguous."""
+    alice = requests.Session()
+    log_in(alice, stack.bff_url, "alice", "wonderland")
+    bob = requests.Session()
+    log_in(bob, stack.bff_url, "bob", "builder")
+    both = f"bff={bff_cookie(bob)}; bff={bff_cookie(alice)}"
+    response = requests.get(f"{stack.bff_url}/bff/user", headers={**XHR, "Cookie": both})
+    assert response.status_code == 401
+    assert alice.get(f"{stack.bff_url}/bff/user", headers=XHR).json()["sub"] == "alice"
 
 
 def test_prompt_none_is_passed_through_and_a_silent_failure_lands_without_a_session(
