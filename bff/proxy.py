@@ -24,6 +24,7 @@ from bff.errors import (
     LoginRequired,
     MethodNotAllowed,
     NotFound,
+    PathRejected,
     PayloadTooLarge,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -33,7 +34,6 @@ from bff.routing import (
     IDEMPOTENT,
     REQUEST_ID,
     Forwarding,
-    check_remainder,
     connection_listed,
     downstream_headers,
     is_invalid_token,
@@ -199,7 +199,10 @@ def method_outside_rules(error: MethodOutsideRules) -> Response:
     """Methods no route can allow (TRACE, CONNECT, WebDAV...) get the route table's answer."""
     if not request.path.startswith("/api/"):
         return http_error_response(error)
-    match = runtime().routes.match(raw_request_path(request.environ))
+    try:
+        match = runtime().routes.match(raw_request_path(request.environ))
+    except PathRejected as exc:
+        return error_response(exc)
     if match is None:
         return error_response(NotFound(f"No API route serves {request.path}."))
     return error_response(_method_refused(match.route))
@@ -222,7 +225,7 @@ def _forward(entry: AuditEntry) -> Response:
     entry.route = route.prefix
     if request.method not in route.methods:
         raise _method_refused(route)
-    remainder = check_remainder(match.remainder)
+    remainder = match.remainder
     session, token = _credentials(route)
     entry.session = session
     url = f"{route.upstream}{remainder}"

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+import string
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 import urllib3
 
 from bff.errors import PathRejected
 from bff.settings import IPNetwork, Route, SettingsError
 
-MAX_DECODINGS = 3
+UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+# RFC 3986 gen-delims and sub-delims, '%' and '\\': decoded, each changes how a path is read.
+RESERVED_WHEN_ENCODED = frozenset(":/?#[]@!$&'()*+,;=%\\")
+ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "te", "trailer", "trailers", "transfer-encoding", "upgrade",
@@ -47,18 +51,50 @@ class RouteMatch:
 
 
 class RouteTable:
-    """Longest prefix wins; a prefix matches whole path segments only."""
+    """Longest prefix wins; a prefix matches whole segments of the canonical path only."""
 
     def __init__(self, routes: tuple[Route, ...]) -> None:
         for route in routes:
-            check_static_headers(route)
+            check_route(route)
         self._routes = sorted(routes, key=lambda r: len(r.prefix), reverse=True)
 
     def match(self, raw_path: str) -> RouteMatch | None:
-        for route in self._routes:
-            if raw_path == route.prefix or raw_path.startswith(route.prefix + "/"):
-                return RouteMatch(route, raw_path[len(route.prefix):])
-        return None
+        """The route for a raw request path (raises PathRejected for an ambiguous one).
+
+        Matching is case-sensitive; a path that a case-insensitive upstream would file under
+        another route (``/api/orders/ADMIN`` beside ``/api/orders/admin``) is refused as
+        ambiguous rather than sent under the looser route.
+        """
+        path = canonical_path(raw_path)
+        route = _longest(self._routes, path, str)
+        if _longest(self._routes, path, str.casefold) is not route:
+            raise PathRejected("This path differs from another API route only by letter case.")
+        if route is None:
+            return None
+        return RouteMatch(route, path[len(route.prefix):])
+
+
+def _longest(routes: list[Route], path: str, fold: Callable[[str], str]) -> Route | None:
+    folded = fold(path)
+    for route in routes:
+        prefix = fold(route.prefix)
+        if folded == prefix or folded.startswith(prefix + "/"):
+            return route
+    return None
+
+
+def check_route(route: Route) -> None:
+    """What a route table refuses at start-up: a prefix that is not canonical, forged headers."""
+    try:
+        canonical = canonical_path(route.prefix)
+    except PathRejected as exc:
+        raise SettingsError(f"[[routes]] {route.prefix}: prefix is not a plain path: "
+                            f"{exc.description}") from exc
+    if canonical != route.prefix or route.prefix.endswith("/"):
+        raise SettingsError(
+            f"[[routes]] {route.prefix}: write the prefix as {canonical.rstrip('/')} "
+            "(no escapes of letters or digits, no trailing '/')")
+    check_static_headers(route)
 
 
 def header_key(name: str) -> str:
@@ -83,40 +119,46 @@ def check_static_headers(route: Route) -> None:
         seen.add(key)
 
 
-def check_remainder(remainder: str) -> str:
-    """The path after the prefix, refused when any decoding of it could leave the prefix.
+def canonical_path(raw: str) -> str:
+    """The one form of a request path that routing, audit and the upstream all see.
 
-    Upstreams decode once, some twice; so the raw path and up to two more percent-decodings of it
-    must each be free of dot segments (also ``..;`` as Tomcat reads it), empty segments,
-    backslashes and control characters, and a decoding may not create a new ``/``.
+    Decided per segment: escapes of unreserved characters (``%61`` is ``a``) are decoded, other
+    escapes are kept with upper-case hex; anything an upstream could read another way is refused
+    before any upstream is contacted: path parameters (``;``, which Tomcat and Spring strip),
+    escapes of reserved characters, of ``%`` (double encoding), ``\\`` or control bytes, escapes
+    that are not UTF-8 (overlong forms included), dot and empty segments, raw bytes outside
+    printable ASCII. What is left decodes the same however many times an upstream decodes it.
     """
-    if any(not 0x21 <= ord(ch) <= 0x7E for ch in remainder) or "#" in remainder:
+    if any(not 0x21 <= ord(ch) <= 0x7E for ch in raw) or "#" in raw:
         raise PathRejected("Spaces, control characters and non-ASCII must be percent-encoded.")
-    if STRAY_PERCENT.search(remainder):
+    if STRAY_PERCENT.search(raw):
         raise PathRejected("A '%' in the path must start a percent-encoded byte.")
-    candidate = remainder
-    for _ in range(MAX_DECODINGS):
-        _check_segments(candidate)
-        try:
-            decoded = unquote(candidate, errors="strict")
-        except UnicodeDecodeError as exc:
-            raise PathRejected("Percent-encoded bytes in the path must be UTF-8.") from exc
-        if decoded == candidate:
-            return remainder
-        if decoded.count("/") != candidate.count("/"):
-            raise PathRejected("Encoded slashes are not allowed in paths.")
-        candidate = decoded
-    raise PathRejected("The path is percent-encoded too many times.")
-
-
-def _check_segments(path: str) -> None:
-    if "\\" in path or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in path):
-        raise PathRejected("Backslashes, NUL and control characters are not allowed in paths.")
-    segments = path.split("/")[1:]
-    if any(seg == "" for seg in segments[:-1]):
+    if "\\" in raw:
+        raise PathRejected("Backslashes are not allowed in paths.")
+    if ";" in raw:
+        raise PathRejected("Path parameters (';') are not allowed in paths.")
+    segments = [ESCAPE.sub(_canonical_escape, segment) for segment in raw.split("/")[1:]]
+    if any(segment == "" for segment in segments[:-1]):
         raise PathRejected("Empty path segments ('//') are not allowed.")
-    if any(seg.split(";", 1)[0] in (".", "..") for seg in segments):
+    if any(segment in (".", "..") for segment in segments):
         raise PathRejected("'.' and '..' path segments are not allowed.")
+    canonical = "/" + "/".join(segments)
+    try:
+        unquote_to_bytes(canonical).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PathRejected("Percent-encoded bytes in the path must be UTF-8.") from exc
+    return canonical
+
+
+def _canonical_escape(escape: re.Match[str]) -> str:
+    byte = int(escape.group(1), 16)
+    if chr(byte) in UNRESERVED:
+        return chr(byte)
+    if byte < 0x20 or byte == 0x7F or chr(byte) in RESERVED_WHEN_ENCODED:
+        raise PathRejected(
+            f"The encoded character %{escape.group(1).upper()} is ambiguous in a path; "
+            "send it unencoded where it is allowed, or not at all.")
+    return f"%{escape.group(1).upper()}"
 
 
 def raw_request_path(environ: Mapping[str, object]) -> str:

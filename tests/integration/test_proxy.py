@@ -280,6 +280,7 @@ prefix = "/api/orders/admin"
 upstream = "{upstream}/admin"
 methods = ["GET"]
 token = "user"
+scopes = ["orders:write"]
 
 [[routes]]
 prefix = "/api/files"
@@ -481,7 +482,7 @@ def reset_peak_rss(pid: int) -> int:
 # --- routing ----------------------------------------------------------------------------------
 
 def test_remainder_is_appended_to_the_upstream_path_and_longest_prefix_wins(stack: Stack) -> None:
-    cookie, token, _ = stack.plant_session()
+    cookie, token, _ = stack.plant_session(scopes=("openid", "orders:read", "orders:write"))
     jar = {"bff": cookie}
     one = requests.get(f"{stack.url}/api/orders/42/items", headers=XHR, cookies=jar)
     assert one.status_code == 200 and one.json()["path"] == "/orders/42/items"
@@ -581,7 +582,38 @@ def test_encoded_dots_inside_a_name_are_not_traversal(stack: Stack, front: BffPr
     response = raw_request(front.port, "/api/orders/report%2Ecsv",
                            headers=("X-CSRF: 1", f"Cookie: bff={cookie}"))
     assert response.status == 200
-    assert response.json()["path"] == "/orders/report%2Ecsv"
+    assert response.json()["path"] == "/orders/report.csv"
+
+
+@pytest.mark.parametrize("target", [
+    "/api/orders/%61dmin/users", "/api/orders/adm%69n/users", "/api/%6Frders/%61dmin/users",
+])
+def test_escaping_the_stricter_admin_route_by_encoding_a_letter_meets_the_admin_rules(
+        stack: Stack, front: BffProcess, target: str) -> None:
+    """The review's attack: bob (orders:read only) asked for /api/orders/%61dmin/users and got
+    it forwarded under the looser /api/orders route; upstreams that decode %61 serve admin."""
+    cookie, _, _ = stack.plant_session(scopes=("openid", "orders:read"))
+    before = len(stack.upstream.seen)
+    response = raw_request(front.port, target, headers=("X-CSRF: 1", f"Cookie: bff={cookie}"))
+    assert response.status == 403, response.body
+    assert response.json()["error"] == "insufficient_scope"
+    assert len(stack.upstream.seen) == before
+
+
+@pytest.mark.parametrize(("method", "target"), [
+    ("PUT", "/api/orders/admin;x/users"), ("GET", "/api/orders/admin;jsessionid=1/users"),
+    ("GET", "/api/orders/ADMIN/users"), ("GET", "/api/orders/%41dmin/users"),
+    ("GET", "/api/orders/admin%3Bx/users"), ("GET", "/api/orders/%2561dmin/users"),
+])
+def test_ambiguous_forms_of_the_admin_path_are_refused_before_any_upstream(
+        stack: Stack, front: BffProcess, method: str, target: str) -> None:
+    cookie, _, _ = stack.plant_session(scopes=("openid", "orders:read", "orders:write"))
+    before = len(stack.upstream.seen)
+    response = raw_request(front.port, target, method=method,
+                           headers=("X-CSRF: 1", f"Cookie: bff={cookie}", "Content-Length: 0"))
+    assert response.status == 400, response.body
+    assert response.json()["error"] == "invalid_path"
+    assert len(stack.upstream.seen) == before
 
 
 # --- headers ----------------------------------------------------------------------------------

@@ -1,15 +1,18 @@
 from __future__ import annotations
 
 import ipaddress
+from urllib.parse import unquote
 
 import pytest
 import urllib3
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bff.errors import PathRejected
 from bff.routing import (
     Forwarding,
     RouteTable,
-    check_remainder,
+    canonical_path,
     downstream_headers,
     is_trusted,
     raw_request_path,
@@ -38,46 +41,127 @@ def test_longest_prefix_wins() -> None:
 def test_prefix_matches_whole_segments_only() -> None:
     assert TABLE.match("/api/ordersevil") is None
     assert TABLE.match("/api/orders-admin") is None
-    assert TABLE.match("/api/orders%2fadmin") is None
+    with pytest.raises(PathRejected):
+        TABLE.match("/api/orders%2fadmin")
     match = TABLE.match("/api/orders")
     assert match is not None and match.remainder == ""
 
 
-@pytest.mark.parametrize("remainder", [
-    "", "/", "/42", "/42/items", "/a.b", "/..a", "/a..", "/%20", "/a%2eb", "/100%25",
-    "/caf%C3%A9", "/x;v=1", "/a/b/",
+@pytest.mark.parametrize(("raw", "canonical"), [
+    ("/api/orders", "/api/orders"), ("/api/orders/", "/api/orders/"),
+    ("/api/orders/42/items", "/api/orders/42/items"), ("/api/orders/a.b", "/api/orders/a.b"),
+    ("/api/orders/..a", "/api/orders/..a"), ("/api/orders/%20", "/api/orders/%20"),
+    ("/api/orders/a%2eb", "/api/orders/a.b"), ("/api/orders/caf%c3%a9", "/api/orders/caf%C3%A9"),
+    ("/api/orders/%61%7E%2D", "/api/orders/a~-"), ("/api/orders/a/b/", "/api/orders/a/b/"),
+    ("/api/orders/x:y@z!$&'()*+,=", "/api/orders/x:y@z!$&'()*+,="),
 ])
-def test_clean_remainders_pass(remainder: str) -> None:
-    assert check_remainder(remainder) == remainder
+def test_canonical_form_decodes_unreserved_escapes_only(raw: str, canonical: str) -> None:
+    assert canonical_path(raw) == canonical
 
 
 @pytest.mark.parametrize("remainder", [
     "/../admin", "/..", "/.", "/./x", "/%2e%2e/admin", "/%2E%2E/admin", "/.%2e/admin",
     "/a%2fb", "/a%2F..", "/..%5cadmin", "/a\\b", "//admin", "/a//b", "/a\x00", "/%00",
-    "/%252e%252e/admin", "/%252fadmin", "/..%255cadmin", "/%25252e%25252e/admin",
+    "/%252e%252e/admin", "/%252fadmin", "/..%255cadmin", "/%25252e%25252e/admin", "/100%25",
 ])
 def test_path_traversal_is_refused(remainder: str) -> None:
     with pytest.raises(PathRejected):
-        check_remainder(remainder)
+        canonical_path(f"/api/orders{remainder}")
 
 
-@pytest.mark.parametrize("remainder", ["/..;/admin", "/.;x/admin", "/..%3b/admin"])
-def test_tomcat_path_parameter_traversal_is_refused(remainder: str) -> None:
+@pytest.mark.parametrize("remainder", [
+    "/..;/admin", "/.;x/admin", "/..%3b/admin", "/admin;x/users", "/x;v=1", "/admin%3Bx",
+])
+def test_path_parameters_are_refused(remainder: str) -> None:
     with pytest.raises(PathRejected):
-        check_remainder(remainder)
+        canonical_path(f"/api/orders{remainder}")
+
+
+@pytest.mark.parametrize("escape", ["%3A", "%40", "%21", "%24", "%26", "%27", "%28", "%29",
+                                    "%2A", "%2B", "%2C", "%3D", "%3F", "%23", "%5B", "%5D",
+                                    "%25", "%5C", "%2F", "%0a", "%7f"])
+def test_encoded_reserved_characters_are_refused(escape: str) -> None:
+    with pytest.raises(PathRejected):
+        canonical_path(f"/api/orders/a{escape}b")
 
 
 @pytest.mark.parametrize("remainder", ["/%c0%ae%c0%ae/admin", "/%u002e%u002e/admin", "/%",
-                                       "/a%2"])
+                                       "/a%2", "/%C3", "/%ff"])
 def test_overlong_utf8_and_broken_percent_encodings_are_refused(remainder: str) -> None:
     with pytest.raises(PathRejected):
-        check_remainder(remainder)
+        canonical_path(f"/api/orders{remainder}")
 
 
 @pytest.mark.parametrize("remainder", ["/a b", "/a\tb", "/caf\xe9", "/a#b", "/a\r\nX: y"])
 def test_raw_spaces_controls_and_fragments_are_refused(remainder: str) -> None:
     with pytest.raises(PathRejected):
-        check_remainder(remainder)
+        canonical_path(f"/api/orders{remainder}")
+
+
+@pytest.mark.parametrize("raw", ["/api/orders/%61dmin/users", "/api/orders/%61%64%6d%69%6e",
+                                 "/api/%6frders/admin/users", "/api/orders/adm%69n"])
+def test_escaping_a_stricter_route_by_encoding_its_letters_lands_on_the_stricter_route(
+        raw: str) -> None:
+    match = TABLE.match(raw)
+    assert match is not None and match.route is ORDERS_ADMIN
+
+
+@pytest.mark.parametrize("raw", ["/api/orders/ADMIN/users", "/api/orders/Admin", "/API/orders"
+                                 "/admin", "/api/orders/%41dmin"])
+def test_a_path_that_differs_from_a_stricter_route_only_by_case_is_refused(raw: str) -> None:
+    with pytest.raises(PathRejected):
+        TABLE.match(raw)
+
+
+@pytest.mark.parametrize("prefix", ["/api/%6frders", "/api/orders/", "/api/a;b", "/api/a%2Fb",
+                                    "/api//x", "/api/../x"])
+def test_a_route_prefix_that_is_not_canonical_is_refused_at_start_up(prefix: str) -> None:
+    with pytest.raises(SettingsError, match="prefix"):
+        RouteTable((Route(prefix=prefix, upstream="http://127.0.0.1:9/x"),))
+
+
+PATH_ALPHABET = st.sampled_from([
+    "/", "%", "2", "5", "6", "1", "e", "E", "f", "F", "c", "0", "a", "A", "d", "m", "i", "n",
+    "o", "r", "s", ";", ".", "\\", "api", "orders", "admin", "%61", "%2e", "%2f", "%25",
+    "%3b", "%C3%A9", "%c0%ae", "\u00e9", " ", "~", "ADMIN", "%41",
+])
+
+
+def upstream_views(path: str) -> list[str]:
+    """How upstreams we did not write may read a path: decoded once, decoded until stable,
+    with ``;params`` stripped (Tomcat, Spring), or case-insensitively (IIS)."""
+    once = unquote(path)
+    full = path
+    for _ in range(5):
+        full = unquote(full)
+    stripped = "/".join(segment.split(";", 1)[0] for segment in once.split("/"))
+    return [once, full, stripped, once.casefold()]
+
+
+def filed_under(view: str, routes: tuple[Route, ...]) -> Route | None:
+    fold = view == view.casefold()
+    best = None
+    for route in routes:
+        prefix = route.prefix.casefold() if fold else route.prefix
+        if (view == prefix or view.startswith(prefix + "/")) and \
+                (best is None or len(route.prefix) > len(best.prefix)):
+            best = route
+    return best
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(PATH_ALPHABET, max_size=12).map(lambda parts: "/api/orders/" + "".join(parts)))
+def test_the_route_that_matched_is_the_one_every_upstream_reading_files_the_path_under(
+        raw: str) -> None:
+    try:
+        match = TABLE.match(raw)
+    except PathRejected:
+        return
+    assert match is not None
+    forwarded = match.route.prefix + match.remainder
+    assert forwarded == canonical_path(raw)
+    for view in upstream_views(forwarded):
+        assert filed_under(view, (ORDERS, ORDERS_ADMIN)) is match.route, (raw, view)
 
 
 def test_raw_path_comes_from_the_request_line_not_the_decoded_path() -> None:
