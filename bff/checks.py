@@ -14,6 +14,7 @@ import requests
 
 from bff.errors import BffError
 from bff.oidc import OidcClient
+from bff.routing import RouteTable
 from bff.settings import Settings, SettingsError, load_settings
 from bff.store import RedisOptions, connect, describe_deployment, parse_redis_url
 
@@ -26,8 +27,11 @@ class Check:
 
 
 def check_settings(path: str | None) -> tuple[Settings | None, Check]:
+    """The settings as ``create_app`` would take them: the route table is built here too, so
+    check-config refuses exactly what start-up refuses."""
     try:
         settings = load_settings(path)
+        RouteTable(settings.routes)
     except SettingsError as exc:
         return None, Check("settings", False, str(exc))
     return settings, Check(

@@ -249,14 +249,17 @@ def _forward(entry: AuditEntry) -> Response:
 
     upstream = send(token)
     if (session is not None and token is not None and request.method in IDEMPOTENT
-            and body is None and is_invalid_token(upstream)):
+            and body is None
+            and is_invalid_token(upstream.status, upstream.headers.get("WWW-Authenticate", ""))):
         discard(upstream)
         session, token = rt.tokens.refresh_after_rejection(session, token)
         entry.session = session
         upstream = send(token)
     entry.upstream_answered()
     return Response(Relay(upstream, entry), status=upstream.status,
-                    headers=downstream_headers(upstream.headers), direct_passthrough=True)
+                    headers=downstream_headers(upstream.headers, credentialed=token is not None
+                                               or session is not None),
+                    direct_passthrough=True)
 
 
 def _credentials(route: Route) -> tuple[Session | None, str | None]:

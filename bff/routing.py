@@ -14,8 +14,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, unquote_to_bytes, urlsplit
 
-import urllib3
-
 from bff.errors import PathRejected
 from bff.settings import IPNetwork, Route, SettingsError
 
@@ -27,18 +25,31 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "te", "trailer", "trailers", "transfer-encoding", "upgrade",
 })
-# Browser credentials, framing the proxy redoes itself, and what the BFF itself vouches for.
-NEVER_UPSTREAM = frozenset({
+# The end-to-end request headers an API needs, and nothing else (invariant 10: an allow-list).
+# Credentials, identity assertions, method and URL overrides, client certificates, API keys:
+# whatever a header an upstream might trust is called, it is not here, so it never crosses.
+# A route adds names with ``request_headers``.
+REQUEST_HEADER_ALLOW_LIST = frozenset({
+    "accept", "accept-encoding", "accept-language", "cache-control", "content-encoding",
+    "content-language", "content-type", "if-match", "if-modified-since", "if-none-match",
+    "if-range", "if-unmodified-since", "pragma", "prefer", "range", "user-agent",
+    "traceparent", "tracestate",
+})
+# What the proxy itself sets or controls; no route may allow or set these.
+PROXY_CONTROLLED = frozenset({
     "cookie", "authorization", "x-csrf", "host", "content-length", "expect", "forwarded",
-    "x-real-ip", "x-client-ip", "true-client-ip", "x-request-id",
+    "x-real-ip", "x-client-ip", "true-client-ip", "x-request-id", "transfer-encoding",
 })
-# Headers upstreams commonly read as "who is calling", which only a proxy may set.
-IDENTITY_HEADERS = frozenset({
-    "remote-user", "x-remote-user", "x-user", "x-user-id", "x-userinfo", "x-email",
-    "x-id-token", "x-access-token",
+SPOOFABLE_PREFIXES = ("proxy-", "x-forwarded-")
+# Towards the browser: no cookies for our origin, no auth dialogs, no CORS grants (invariant 5),
+# and nothing that would let an upstream speak for the whole origin.
+NEVER_DOWNSTREAM = frozenset({
+    "set-cookie", "set-cookie2", "www-authenticate", "clear-site-data", "refresh",
+    "alt-svc", "strict-transport-security", "public-key-pins", "public-key-pins-report-only",
+    "service-worker-allowed",
 })
-SPOOFABLE_PREFIXES = ("proxy-", "x-forwarded-", "x-auth-request-")
-NEVER_DOWNSTREAM = frozenset({"set-cookie", "set-cookie2", "www-authenticate"})
+NEVER_DOWNSTREAM_PREFIXES = ("access-control-",)
+HEADER_NAME = re.compile(r"[!#$%&'*+\-.^`|~0-9A-Za-z]+")
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 INVALID_TOKEN = re.compile(r"""\berror\s*=\s*"?invalid_token\b""")
@@ -102,21 +113,31 @@ def header_key(name: str) -> str:
     return name.lower().replace("_", "-")
 
 
+def is_proxy_controlled(name: str) -> bool:
+    key = header_key(name)
+    return key in HOP_BY_HOP or key in PROXY_CONTROLLED or key.startswith(SPOOFABLE_PREFIXES)
+
+
 def check_static_headers(route: Route) -> None:
-    """A route's extra headers may not forge what the proxy itself controls."""
+    """A route's extra headers may not forge what the proxy itself controls, and its allowed
+    browser headers may not let a browser do so either."""
     seen: set[str] = set()
     for name, _ in route.headers:
         key = header_key(name)
-        controlled = (key in HOP_BY_HOP or key in NEVER_UPSTREAM or key.startswith("proxy-")
-                      or key.startswith("x-forwarded-"))
-        if key == "authorization" and route.token == "none":
-            controlled = False
-        if controlled or key in seen or "_" in name:
+        controlled = is_proxy_controlled(name) and not (
+            key == "authorization" and route.token == "none")
+        if controlled or key in seen or "_" in name or not HEADER_NAME.fullmatch(name):
             raise SettingsError(
                 f"[[routes]] {route.prefix}: the extra header {name!r} is set by the proxy "
-                "itself (or given twice); remove it"
+                "itself (or given twice, or not a header name); remove it"
             )
         seen.add(key)
+    for name in route.request_headers:
+        if is_proxy_controlled(name) or "_" in name or not HEADER_NAME.fullmatch(name):
+            raise SettingsError(
+                f"[[routes]] {route.prefix}: request_headers may not allow {name!r}: the proxy "
+                "sets or controls it (or it is not a header name)"
+            )
 
 
 def canonical_path(raw: str) -> str:
@@ -221,16 +242,14 @@ def forwarding_headers(incoming: Mapping[str, str], forwarding: Forwarding) -> d
 
 def upstream_headers(incoming: Mapping[str, str], route: Route, token: str | None,
                      forwarding: Forwarding) -> dict[str, str]:
-    """Browser headers minus credentials, hop-by-hop and anything the BFF itself vouches for,
-    compared in every spelling; then the forwarding headers, the route's own and the bearer."""
-    listed = connection_listed(incoming.get("Connection", ""))
+    """The browser headers on the allow-list (and the route's additions), compared in every
+    spelling; then the forwarding headers, the route's own and the bearer."""
+    allowed = REQUEST_HEADER_ALLOW_LIST.union(header_key(n) for n in route.request_headers)
     route_owned = {header_key(name) for name, _ in route.headers}
     headers: dict[str, str] = {}
     for name, value in incoming.items():
         key = header_key(name)
-        if ("_" in name or is_hop_by_hop(key, listed) or key in NEVER_UPSTREAM
-                or key in IDENTITY_HEADERS or key.startswith(SPOOFABLE_PREFIXES)
-                or key in route_owned):
+        if "_" in name or key not in allowed or key in route_owned:
             continue
         headers[name] = value
     headers.update(forwarding_headers(incoming, forwarding))
@@ -240,18 +259,44 @@ def upstream_headers(incoming: Mapping[str, str], route: Route, token: str | Non
     return headers
 
 
-def downstream_headers(upstream: urllib3.HTTPHeaderDict) -> list[tuple[str, str]]:
-    """The upstream's headers minus hop-by-hop ones, cookies for our origin and auth dialogs."""
+def downstream_headers(upstream: Mapping[str, str], *, credentialed: bool
+                       ) -> list[tuple[str, str]]:
+    """The upstream's headers minus hop-by-hop ones, cookies for our origin, auth dialogs, CORS
+    grants and origin-wide policies; for an answer chosen by the browser's credential, made
+    unstorable by shared caches."""
     listed = connection_listed(upstream.get("Connection", ""))
-    chunked = "transfer-encoding" in upstream
-    return [
+    chunked = "transfer-encoding" in {header_key(name) for name in upstream}
+    kept = [
         (name, value) for name, value in upstream.items()
         if not is_hop_by_hop(header_key(name), listed)
         and header_key(name) not in NEVER_DOWNSTREAM
+        and not header_key(name).startswith(NEVER_DOWNSTREAM_PREFIXES)
         and not (chunked and header_key(name) == "content-length")
+        and not (credentialed and header_key(name) in ("cache-control", "vary"))
     ]
+    if credentialed:
+        kept.extend(private_caching(upstream.get("Cache-Control"), upstream.get("Vary")))
+    return kept
 
 
-def is_invalid_token(response: urllib3.BaseHTTPResponse) -> bool:
-    return response.status == 401 and bool(
-        INVALID_TOKEN.search(response.headers.get("WWW-Authenticate", "")))
+def private_caching(cache_control: str | None, vary: str | None) -> list[tuple[str, str]]:
+    """A credentialed answer may be kept by the browser as the upstream allows, never by a shared
+    cache: ``public`` and ``s-maxage`` go, ``private`` is added, and an upstream that said
+    nothing gets ``no-store``; ``Vary: Cookie`` joins the upstream's Vary."""
+    directives = [d.strip() for d in (cache_control or "").split(",") if d.strip()]
+    kept = [d for d in directives
+            if d.split("=", 1)[0].strip().lower() not in ("public", "s-maxage", "private")]
+    if not directives:
+        value = "no-store"
+    elif any(d.lower() == "no-store" for d in kept):
+        value = ", ".join(kept)
+    else:
+        value = ", ".join(["private", *kept])
+    varies = [v.strip() for v in (vary or "").split(",") if v.strip()]
+    if "*" not in varies and not any(v.lower() == "cookie" for v in varies):
+        varies.append("Cookie")
+    return [("Cache-Control", value), ("Vary", ", ".join(varies))]
+
+
+def is_invalid_token(status: int, www_authenticate: str) -> bool:
+    return status == 401 and bool(INVALID_TOKEN.search(www_authenticate))

@@ -188,6 +188,12 @@ class EchoUpstream:
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
         return self._echo(request, seen, digest)
 
+    def _on_cached(self, request: Request, seen: Seen, digest: str) -> Response:
+        """Says a shared cache may keep the answer, as many APIs do."""
+        return Response("{}", content_type="application/json", headers={
+            "Cache-Control": "public, max-age=600", "Vary": "Accept",
+            "Access-Control-Allow-Origin": "*", "Access-Control-Allow-Credentials": "true"})
+
     def _on_cookie(self, request: Request, seen: Seen, digest: str) -> Response:
         response = Response("upstream body", status=200, content_type="text/plain")
         response.headers.add("Set-Cookie", "stolen=1; Path=/")
@@ -274,6 +280,7 @@ upstream = "{upstream}/orders"
 methods = ["GET", "POST", "PUT"]
 token = "user"
 scopes = ["orders:read"]
+request_headers = ["X-Custom"]
 
 [[routes]]
 prefix = "/api/orders/admin"
@@ -618,6 +625,15 @@ def test_ambiguous_forms_of_the_admin_path_are_refused_before_any_upstream(
 
 # --- headers ----------------------------------------------------------------------------------
 
+# The review's list: headers upstreams commonly trust as identity, method or URL overrides.
+TRUSTED_BY_UPSTREAMS = (
+    "X-Original-URL", "X-Rewrite-URL", "X-HTTP-Method-Override", "X-HTTP-Method",
+    "X-Method-Override", "X-Authenticated-User", "X-Auth-User", "X-WEBAUTH-USER",
+    "X-MS-CLIENT-PRINCIPAL-NAME", "X-Amzn-Oidc-Identity", "Cf-Access-Authenticated-User-Email",
+    "X-Client-Cert", "X-SSL-Client-S-DN", "X-Api-Key", "X-Auth-Token",
+)
+
+
 def test_upstream_gets_the_bearer_and_none_of_the_browser_credentials_or_hop_headers(
         stack: Stack, front: BffProcess) -> None:
     cookie, token, _ = stack.plant_session()
@@ -635,9 +651,11 @@ def test_upstream_gets_the_bearer_and_none_of_the_browser_credentials_or_hop_hea
         "Proxy-Connection: keep-alive",
         "Accept: application/json",
         "X-Custom: kept",
+        *(f"{name}: admin" for name in TRUSTED_BY_UPSTREAMS),
     ))
     assert response.status == 200
     seen = stack.upstream.seen_under("/orders/headers")[-1]
+    assert not {name.lower() for name in TRUSTED_BY_UPSTREAMS} & seen.names()
     assert seen.header("Authorization") == [f"Bearer {token}"]
     assert seen.header("X-Custom") == ["kept"]
     assert seen.header("Accept") == ["application/json"]
@@ -693,6 +711,32 @@ def test_upstream_set_cookie_auth_dialogs_and_hop_headers_are_dropped(
     for name in ("Set-Cookie", "WWW-Authenticate", "X-Hop", "Keep-Alive", "Proxy-Authenticate"):
         assert name not in response.headers, name
     assert not response.cookies
+
+
+def test_a_users_answer_is_never_storable_by_a_shared_cache(stack: Stack, front: BffProcess
+                                                            ) -> None:
+    """A CDN in front of the BFF must not serve one user's data to another: the cookie chose it."""
+    cookie, _, _ = stack.plant_session()
+    response = requests.get(f"{front.url}/api/orders/cached", headers=XHR,
+                            cookies={"bff": cookie})
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "private, max-age=600"
+    assert response.headers["Vary"] == "Accept, Cookie"
+    assert not [h for h in response.headers if h.lower().startswith("access-control-")]
+    plain = requests.get(f"{front.url}/api/orders/42", headers=XHR, cookies={"bff": cookie})
+    assert plain.headers["Cache-Control"] == "no-store"
+
+
+def test_a_tokenless_answer_keeps_the_upstreams_caching(stack: Stack, front: BffProcess) -> None:
+    response = requests.get(f"{front.url}/api/public/cached", headers=XHR)
+    assert response.headers["Cache-Control"] == "public, max-age=600"
+    assert not [h for h in response.headers if h.lower().startswith("access-control-")]
+
+
+def test_bff_endpoints_are_never_stored(stack: Stack, front: BffProcess) -> None:
+    cookie, _, _ = stack.plant_session()
+    response = requests.get(f"{front.url}/bff/user", headers=XHR, cookies={"bff": cookie})
+    assert response.headers["Cache-Control"] == "no-store"
 
 
 def test_a_connection_the_upstream_closes_is_not_reused(stack: Stack) -> None:

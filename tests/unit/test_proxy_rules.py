@@ -10,10 +10,12 @@ from hypothesis import strategies as st
 
 from bff.errors import PathRejected
 from bff.routing import (
+    REQUEST_HEADER_ALLOW_LIST,
     Forwarding,
     RouteTable,
     canonical_path,
     downstream_headers,
+    header_key,
     is_trusted,
     raw_request_path,
     upstream_headers,
@@ -265,7 +267,7 @@ def test_upstream_cannot_set_cookies_or_trigger_auth_dialogs() -> None:
         "Transfer-Encoding": "chunked", "Connection": "close, X-Hop", "X-Hop": "1",
         "Keep-Alive": "timeout=5", "Proxy-Authenticate": "Basic", "Content-Length": "3",
     })
-    names = {name.lower() for name, _ in downstream_headers(upstream)}
+    names = {name.lower() for name, _ in downstream_headers(upstream, credentialed=False)}
     assert names == {"content-type"}
 
 
@@ -274,5 +276,86 @@ def test_content_length_and_repeated_headers_pass_downstream() -> None:
     upstream.add("Content-Length", "10")
     upstream.add("Link", "</a>; rel=next")
     upstream.add("Link", "</b>; rel=prev")
-    assert downstream_headers(upstream) == [
+    assert downstream_headers(upstream, credentialed=False) == [
         ("Content-Length", "10"), ("Link", "</a>; rel=next"), ("Link", "</b>; rel=prev")]
+
+
+REVIEW_HEADERS = [
+    "X-Original-URL", "X-Rewrite-URL", "X-HTTP-Method-Override", "X-HTTP-Method",
+    "X-Method-Override", "X-Authenticated-User", "X-Auth-User", "X-WEBAUTH-USER",
+    "X-MS-CLIENT-PRINCIPAL-NAME", "X-Amzn-Oidc-Identity", "Cf-Access-Authenticated-User-Email",
+    "X-Client-Cert", "X-SSL-Client-S-DN", "X-Api-Key", "X-Auth-Token",
+]
+
+
+@pytest.mark.parametrize("name", REVIEW_HEADERS)
+def test_headers_upstreams_trust_never_cross_the_proxy(name: str) -> None:
+    for spelling in (name, name.lower(), name.upper(), name.replace("-", "_")):
+        headers = upstream_headers({spelling: "admin"}, ORDERS, "tok", DIRECT)
+        assert header_key(name) not in {header_key(k) for k in headers}, spelling
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCXYZ-_0123456789", min_size=1,
+               max_size=30))
+def test_only_allow_listed_request_headers_cross(name: str) -> None:
+    headers = upstream_headers({name: "v"}, TENANT, None, DIRECT)
+    crossed = {header_key(k) for k in headers} - {
+        "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded", "x-request-id",
+        "x-tenant"}
+    assert crossed <= REQUEST_HEADER_ALLOW_LIST
+    if header_key(name) in REQUEST_HEADER_ALLOW_LIST and "_" not in name:
+        assert crossed == {header_key(name)}
+
+
+def test_a_route_can_allow_one_more_request_header() -> None:
+    route = Route(prefix="/api/x", upstream="http://127.0.0.1:9", request_headers=("X-Api-Key",))
+    RouteTable((route,))
+    assert lowered(upstream_headers({"X-Api-Key": "k", "X-Auth-Token": "t"}, route, None,
+                                    DIRECT)).get("x-api-key") == "k"
+    assert "x-api-key" not in lowered(upstream_headers({"X-Api-Key": "k"}, ORDERS, None, DIRECT))
+
+
+@pytest.mark.parametrize("name", ["Cookie", "Authorization", "Host", "X-Forwarded-For",
+                                  "Forwarded", "Connection", "Proxy-Authorization", "X-CSRF",
+                                  "X_Tenant", "bad name", "X-Request-ID"])
+def test_a_route_cannot_allow_what_the_proxy_controls(name: str) -> None:
+    route = Route(prefix="/api/x", upstream="http://127.0.0.1:9", request_headers=(name,))
+    with pytest.raises(SettingsError, match="request_headers"):
+        RouteTable((route,))
+
+
+def test_upstream_cannot_grant_cors_or_set_origin_wide_policies() -> None:
+    upstream = urllib3.HTTPHeaderDict({
+        "Access-Control-Allow-Origin": "*", "Access-Control-Allow-Credentials": "true",
+        "Clear-Site-Data": '"*"', "Strict-Transport-Security": "max-age=0", "Refresh": "0;url=x",
+        "Alt-Svc": "h3=:443", "Content-Type": "application/json",
+    })
+    names = {name.lower() for name, _ in downstream_headers(upstream, credentialed=False)}
+    assert names == {"content-type"}
+
+
+@pytest.mark.parametrize(("cache_control", "expected"), [
+    (None, "no-store"),
+    ("max-age=600", "private, max-age=600"),
+    ("public, max-age=600", "private, max-age=600"),
+    ("public, s-maxage=600, max-age=60", "private, max-age=60"),
+    ("private, max-age=5", "private, max-age=5"),
+    ("no-store", "no-store"),
+    ("no-cache", "private, no-cache"),
+])
+def test_an_answer_chosen_by_the_browsers_credential_is_never_shared_cacheable(
+        cache_control: str | None, expected: str) -> None:
+    upstream = urllib3.HTTPHeaderDict({"Content-Type": "application/json"})
+    if cache_control is not None:
+        upstream["Cache-Control"] = cache_control
+    upstream["Vary"] = "Accept"
+    headers = dict(downstream_headers(upstream, credentialed=True))
+    assert headers["Cache-Control"] == expected
+    assert headers["Vary"] == "Accept, Cookie"
+
+
+def test_an_answer_no_credential_chose_keeps_the_upstreams_caching() -> None:
+    upstream = urllib3.HTTPHeaderDict({"Cache-Control": "public, max-age=600"})
+    assert dict(downstream_headers(upstream, credentialed=False)) == {
+        "Cache-Control": "public, max-age=600"}
