@@ -74,6 +74,22 @@ def redact(text: str) -> str:
     return _SECRETS.sub(_mask, text)
 
 
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape_controls(text: str) -> str:
+    """One log record, one line: CR, LF, other control characters, Unicode line and paragraph
+    separators and format characters (bidi overrides) become visible escapes, so no value a
+    client sent can start a line of its own that looks like ours (invariant 12)."""
+    if text.isprintable():
+        return text
+    return "".join(
+        _NAMED_ESCAPES.get(ch) or (ch if ch.isprintable() or ch == " " else
+                                   f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+        for ch in text
+    )
+
+
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("bff_request_id", default="-")
 
 
@@ -83,10 +99,11 @@ def current_request_id() -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """Masks secrets in the message of every record that passes, and stamps the request id."""
+    """Masks secrets in the message of every record that passes, escapes its control characters
+    (whichever formatter writes it: ours, gunicorn's, werkzeug's), and stamps the request id."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(record.getMessage())
+        record.msg = escape_controls(redact(record.getMessage()))
         record.args = None
         if not hasattr(record, "request_id"):
             record.request_id = current_request_id()
@@ -94,10 +111,12 @@ class RedactingFilter(logging.Filter):
 
 
 class RedactingFormatter(logging.Formatter):
-    """Text lines; the whole line, traceback included, is redacted after formatting."""
+    """Text lines; the whole line, traceback included, is redacted after formatting. A
+    traceback's lines are indented and escaped, so none of them can pass for a record."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
+        first, *rest = redact(super().format(record)).split("\n")
+        return "\n".join([first, *(f"    {escape_controls(line)}" for line in rest)])
 
 
 class JsonFormatter(logging.Formatter):

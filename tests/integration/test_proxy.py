@@ -1090,3 +1090,19 @@ def test_each_proxied_request_is_audited_without_tokens_or_cookies(stack: Stack)
     assert "browser-secret-value" not in log
     assert session.handle not in log
     assert not JWT_SHAPE.search(log)
+
+
+@pytest.mark.parametrize("separator", ["%0a", "%0d%0a", "%0d", "%e2%80%a8", "%c2%85"])
+def test_a_forged_log_line_in_the_path_stays_inside_the_line_that_carries_it(
+        stack: Stack, front: BffProcess, separator: str) -> None:
+    """The review's attack on the text log: a path that decodes to a newline followed by a
+    genuine-looking record, sent over a raw socket to the dev server and to gunicorn."""
+    marker = secrets.token_hex(6)
+    forged = f"2026-11-30%2013:30:00,000%20INFO%20bff.endpoints%20[{marker}]%20login%20sub=admin"
+    raw_request(front.port, f"/x{separator}{forged}")
+    deadline = time.monotonic() + 10
+    while marker not in front.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    lines = [line for line in front.log().splitlines() if marker in line]
+    assert lines, "the request was not logged at all"
+    assert not [line for line in lines if line.startswith("2026-11-30 13:30:00,000")], lines

@@ -8,6 +8,8 @@ import json
 import logging
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bff.observability import JsonFormatter, RedactingFilter, RedactingFormatter, redact
 
@@ -93,3 +95,41 @@ def test_secrets_in_any_letter_case_are_redacted(line: str) -> None:
 def test_a_line_without_secrets_is_returned_unchanged() -> None:
     line = "proxy method=GET route=/api/orders status=200 sub=alice"
     assert redact(line) is line
+
+
+FORGED = "/x\n2026-11-30 13:30:00,000 INFO bff.endpoints [0123456789abcdef] login sub=admin"
+
+
+@pytest.mark.parametrize("separator", ["\n", "\r", "\r\n", "\x85", "\u2028", "\u2029", "\x0b",
+                                       "\x0c", "\x1c", "\x1d", "\x1e"])
+def test_a_forged_log_line_stays_inside_the_line_that_carries_it(separator: str) -> None:
+    formatter = RedactingFormatter("%(levelname)s %(name)s [%(request_id)s] %(message)s")
+    entry = record("GET %s %d", FORGED.replace("\n", separator), 404)
+    RedactingFilter().filter(entry)
+    line = formatter.format(entry)
+    assert len(line.splitlines()) == 1
+    assert "login sub=admin" in line
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(max_size=60), st.text(max_size=60))
+def test_any_client_value_makes_exactly_one_text_line_and_valid_json(message: str,
+                                                                     argument: str) -> None:
+    entry = record(message.replace("%", "%%") + " %s", argument)
+    RedactingFilter().filter(entry)
+    text = RedactingFormatter("%(levelname)s [%(request_id)s] %(message)s").format(entry)
+    assert len(text.splitlines()) == 1
+    assert all(ch.isprintable() or ch == " " for ch in text)
+    parsed = json.loads(JsonFormatter().format(entry))
+    assert parsed["message"] == entry.getMessage()
+
+
+def test_a_traceback_cannot_pass_for_a_record_of_its_own() -> None:
+    try:
+        raise ValueError(FORGED)
+    except ValueError as exc:
+        entry = record("request failed", exc=exc)
+    RedactingFilter().filter(entry)
+    lines = RedactingFormatter("%(levelname)s %(message)s").format(entry).split("\n")
+    assert lines[0] == "ERROR request failed"
+    assert all(line.startswith("    ") for line in lines[1:])
