@@ -1,7 +1,8 @@
 """Checking a username and password, with throttling of repeated failures.
 
-Failures are counted per username and per client address in Redis, inside a window, so a
-password-guessing run is slowed down whichever instance it hits. An unknown username costs the
+Attempts are counted per username and per client address in Redis, inside a window, before the
+password is checked (a successful one is then forgiven), so a password-guessing run is slowed
+down whichever instance it hits, however many requests it sends at once. An unknown username costs the
 same scrypt time as a wrong password, so timing does not reveal which usernames exist.
 """
 
@@ -22,16 +23,17 @@ class LoginOutcome:
 
 def check_credentials(settings: AuthServerSettings, store: AuthStore, username: str,
                       password: str, address: str) -> LoginOutcome:
+    """The attempt is counted first, atomically, and only then is the password checked."""
     limits = settings.login
-    user_failures, address_failures = store.login_failures(username, address)
-    if (user_failures >= limits.max_failures_per_user
-            or address_failures >= limits.max_failures_per_address):
+    user_attempts, address_attempts = store.count_login_attempt(username, address,
+                                                                limits.failure_window)
+    if (user_attempts > limits.max_failures_per_user
+            or address_attempts > limits.max_failures_per_address):
         return LoginOutcome(user=None, throttled=True)
     user = settings.user(username)
     if user is None:
         burn_verification_time(password)
     elif verify_password(password, user.password_hash):
-        store.clear_login_failures(username)
+        store.forget_login_attempt(username, address)
         return LoginOutcome(user=user)
-    store.record_login_failure(username, address, limits.failure_window)
     return LoginOutcome(user=None)

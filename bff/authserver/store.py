@@ -294,20 +294,24 @@ class AuthStore:
         self.redis.delete(_k("ps", session_hash))
 
     # -- login throttling ---------------------------------------------------------------
-    def login_failures(self, username: str, address: str) -> tuple[int, int]:
-        user, addr = self.redis.mget(_k("fail-user", digest(username.lower())),
-                                     _k("fail-addr", address))
-        return int(user or 0), int(addr or 0)
-
-    def record_login_failure(self, username: str, address: str, window: int) -> None:
+    def count_login_attempt(self, username: str, address: str, window: int) -> tuple[int, int]:
+        """Count an attempt for the user and the address before its password is checked, and
+        return both counts including it: N concurrent guesses see N distinct counts, so no more
+        than the limit are ever checked."""
         pipe = self.redis.pipeline()
         for key in (_k("fail-user", digest(username.lower())), _k("fail-addr", address)):
             pipe.incr(key)
             self._expire_if_persistent(keys=[key], args=[window * 1000], client=pipe)
-        pipe.execute()
+        user, _, addr, _ = pipe.execute()
+        return int(user), int(addr)
 
-    def clear_login_failures(self, username: str) -> None:
-        self.redis.delete(_k("fail-user", digest(username.lower())))
+    def forget_login_attempt(self, username: str, address: str) -> None:
+        """A successful login: the user's failures are forgiven, and the attempt does not count
+        against its address (an office behind one address signs in all day)."""
+        pipe = self.redis.pipeline()
+        pipe.delete(_k("fail-user", digest(username.lower())))
+        pipe.decr(_k("fail-addr", address))
+        pipe.execute()
 
 
 def _k(kind: str, *parts: str) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -166,5 +168,32 @@ def test_throttling_applies_to_the_password_grant(redis_server: RedisServer) -> 
         assert attempt("y").status_code == 400
         blocked = attempt("builder")
         assert blocked.status_code == 400 and "Too many" in blocked.json()["error_description"]
+    finally:
+        server.stop()
+
+
+def test_thirty_concurrent_guesses_never_exceed_the_limits(redis_server: RedisServer) -> None:
+    """The review's race: counters were read, the password checked, and only then incremented,
+    so 30 guesses sent at once were all checked against limits of 5 per user, 20 per address."""
+    server = start_authserver(redis_db(redis_server, 5),
+                              config=throttled_config(per_user=5, per_address=20))
+    try:
+        browser = requests.Session()
+        form = login_form(browser.get(f"{server.url}/authorize",
+                                      params=authorize_params(Pkce())))
+        start = threading.Barrier(30)
+
+        def guess(username: str) -> int:
+            start.wait()
+            return submit_login(browser, server.url, form, username, "guess").status_code
+
+        with ThreadPoolExecutor(max_workers=30) as pool:
+            one_user = list(pool.map(guess, ["alice"] * 30))
+        assert one_user.count(401) <= 5 and one_user.count(429) >= 25, one_user
+        with ThreadPoolExecutor(max_workers=30) as pool:
+            many_users = list(pool.map(guess, [f"user{n}" for n in range(30)]))
+        checked = one_user.count(401) + many_users.count(401)
+        assert checked <= 20, (one_user, many_users)
+        assert set(one_user + many_users) <= {401, 429}
     finally:
         server.stop()
