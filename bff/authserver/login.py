@@ -2,8 +2,8 @@
 
 Attempts are counted per username and per client address in Redis, inside a window, before the
 password is checked (a successful one is then forgiven), so a password-guessing run is slowed
-down whichever instance it hits, however many requests it sends at once. An unknown username costs the
-same scrypt time as a wrong password, so timing does not reveal which usernames exist.
+down whichever instance it hits, however many requests it sends at once. An unknown username
+costs the same scrypt time as a wrong password, so timing does not reveal which usernames exist.
 """
 
 from __future__ import annotations

@@ -97,6 +97,11 @@ class AuthServerSettings:
     def secure_cookies(self) -> bool:
         return self.issuer.startswith("https://")
 
+    @property
+    def session_cookie_name(self) -> str:
+        """``__Host-`` over https: no sibling host or narrower path can set the provider session."""
+        return "__Host-bff_as_session" if self.secure_cookies else "bff_as_session"
+
     def user(self, username: str) -> User | None:
         return next((u for u in self.users if u.username == username), None)
 

@@ -1,9 +1,11 @@
 """HTTP endpoints of the authorization server: Authlib does the protocol, these do the browser.
 
-The browser's login at the provider is a cookie ``bff_as_session`` (HttpOnly, SameSite=Lax,
-Secure over https) naming a Redis record; the name differs from Flask's ``session`` because on
-localhost every port shares cookies with the BFF. The login form is CSRF-protected with a token
-kept in that record, and a successful login always issues a new cookie value.
+The browser's login at the provider is a cookie (``__Host-bff_as_session`` over https, so no
+sibling host can plant or shadow it; ``bff_as_session`` on plain-http localhost; HttpOnly,
+SameSite=Lax, Path=/) naming a Redis record; the name differs from Flask's ``session`` because on
+localhost every port shares cookies with the BFF. A browser that sends the cookie twice has no
+session. The login form is CSRF-protected with a token kept in that record, and a successful
+login always issues a new cookie value (the pre-login value and its CSRF token die with it).
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ from bff.authserver.settings import AuthServerSettings
 from bff.authserver.store import AuthStore, ProviderSession
 from bff.authserver.tokens import decode_access_token, user_claims
 
-COOKIE_NAME = "bff_as_session"
 ANONYMOUS_SESSION_TTL = 900
 
 ERROR_TITLES = {
@@ -73,7 +74,7 @@ def blueprint(rt: Runtime) -> Blueprint:
 
     @bp.route("/authorize", methods=["GET", "POST"])
     def authorize() -> Response:
-        session = store.session(request.cookies.get(COOKIE_NAME))
+        session = store.session(_sole_cookie(settings.session_cookie_name))
         user = _authenticated(settings, session)
         try:
             grant = server.get_consent_grant(end_user=user)
@@ -129,7 +130,7 @@ def blueprint(rt: Runtime) -> Blueprint:
 
     @bp.route("/logout", methods=["GET", "POST"])
     def logout() -> Response:
-        session = store.session(request.cookies.get(COOKIE_NAME))
+        session = store.session(_sole_cookie(settings.session_cookie_name))
         # A client naming this browser's provider session (logout_hint = its sid) logs out
         # without a prompt, and without putting an ID token into a front-channel URL.
         g.logout_hint_matches = bool(
@@ -153,8 +154,8 @@ def blueprint(rt: Runtime) -> Blueprint:
         response = server.create_endpoint_response("end_session", end_request)
         if response is None:
             response = _html(logged_out_page())
-        response.delete_cookie(COOKIE_NAME, path="/", secure=settings.secure_cookies,
-                               httponly=True, samesite="Lax")
+        response.delete_cookie(settings.session_cookie_name, path="/",
+                               secure=settings.secure_cookies, httponly=True, samesite="Lax")
         return response
 
     return bp
@@ -270,8 +271,14 @@ def _end_provider_session(rt: Runtime, sid: str, session_hash: str | None, sub: 
 
 
 def _set_cookie(settings: AuthServerSettings, response: Response, value: str, ttl: int) -> None:
-    response.set_cookie(COOKIE_NAME, value, max_age=ttl, path="/", httponly=True,
+    response.set_cookie(settings.session_cookie_name, value, max_age=ttl, path="/", httponly=True,
                         samesite="Lax", secure=settings.secure_cookies)
+
+
+def _sole_cookie(name: str) -> str | None:
+    """A second copy of the cookie (tossed for a narrower path) makes the session ambiguous."""
+    values = set(request.cookies.getlist(name))
+    return values.pop() if len(values) == 1 else None
 
 
 def _html(body: str, status: int = 200) -> Response:

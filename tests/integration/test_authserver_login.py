@@ -197,3 +197,31 @@ def test_thirty_concurrent_guesses_never_exceed_the_limits(redis_server: RedisSe
         assert set(one_user + many_users) <= {401, 429}
     finally:
         server.stop()
+
+
+def test_over_https_the_provider_session_cookie_is_host_prefixed(redis_server: RedisServer
+                                                                  ) -> None:
+    """Cookie tossing from a sibling host: a ``__Host-`` cookie cannot be set by any other host
+    or for a narrower path, so a planted logged-in provider session cannot reach /authorize."""
+    server = start_authserver(redis_db(redis_server, 6), issuer="https://login.example.test")
+    try:
+        page = requests.get(f"{server.url}/authorize", params=authorize_params(Pkce()))
+        header = page.headers["Set-Cookie"]
+        assert header.startswith("__Host-bff_as_session=")
+        assert "Secure" in header and "Path=/;" in header and "Domain" not in header
+    finally:
+        server.stop()
+
+
+def test_a_tossed_second_provider_cookie_gets_the_login_form_not_a_code(
+        server: AuthServer) -> None:
+    attacker = requests.Session()
+    login(attacker, server.url, authorize_params(Pkce()), "bob", "builder")
+    victim = requests.Session()
+    login(victim, server.url, authorize_params(Pkce()), "alice", "wonderland")
+    for pair in ((attacker, victim), (victim, attacker)):
+        both = "; ".join(f"bff_as_session={b.cookies['bff_as_session']}" for b in pair)
+        answer = requests.get(f"{server.url}/authorize", allow_redirects=False,
+                              headers={"Cookie": both},
+                              params=authorize_params(Pkce(), prompt="none"))
+        assert redirect_params(answer)["error"] == "login_required"
