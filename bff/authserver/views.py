@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import jwt
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
@@ -26,6 +27,7 @@ from bff.authserver.backchannel import BackchannelLogout
 from bff.authserver.discovery import metadata
 from bff.authserver.keys import KeyStore
 from bff.authserver.login import check_credentials
+from bff.authserver.logout_hint import honours_id_token_hint
 from bff.authserver.models import Authenticated
 from bff.authserver.pages import error_page, logged_out_page, login_page, logout_confirm_page
 from bff.authserver.server import Server
@@ -141,8 +143,9 @@ def blueprint(rt: Runtime) -> Blueprint:
         except OAuth2Error as error:
             return _error_response(error)
         logged_in = session is not None and session.logged_in
-        hinted = g.logout_hint_matches and end_request.client is not None
-        if end_request.needs_confirmation and logged_in and not hinted:
+        hinted = (g.logout_hint_matches and end_request.client is not None) or \
+            _honoured_hint(settings, end_request, session)
+        if logged_in and not hinted:
             confirmed = request.method == "POST" and session is not None and hmac.compare_digest(
                 request.form.get("csrf_token", ""), session.csrf_token)
             if not confirmed:
@@ -150,7 +153,7 @@ def blueprint(rt: Runtime) -> Blueprint:
                 return _html(logout_confirm_page(
                     action=request.full_path, csrf_token=session.csrf_token,
                     client_id=client.client_id if client else ""))
-        _end_sessions(rt, session, end_request.id_token_claims)
+        _end_browser_session(rt, session)
         response = server.create_endpoint_response("end_session", end_request)
         if response is None:
             response = _html(logged_out_page())
@@ -245,22 +248,25 @@ def _login_submit(rt: Runtime, grant: Any, session: ProviderSession | None) -> R
     return response
 
 
-def _end_sessions(rt: Runtime, session: ProviderSession | None,
-                  hint_claims: dict[str, Any] | None) -> None:
-    """End the browser's provider session and the one the ID token hint names (when it is the
-    same user's), telling their clients by back-channel logout."""
-    targets: dict[str, tuple[str | None, str]] = {}
+def _honoured_hint(settings: AuthServerSettings, end_request: Any,
+                   session: ProviderSession | None) -> bool:
+    hint = request.values.get("id_token_hint")
+    if not hint or end_request.id_token_claims is None:
+        return False
+    return honours_id_token_hint(
+        jwt.get_unverified_header(hint), end_request.id_token_claims, issuer=settings.issuer,
+        client_id=end_request.client.client_id if end_request.client else None,
+        session_sub=session.sub if session is not None and session.logged_in else None,
+        now=time.time(), grace=settings.session_lifetime)
+
+
+def _end_browser_session(rt: Runtime, session: ProviderSession | None) -> None:
+    """End this browser's provider session, telling its clients by back-channel logout. A hint
+    never ends a session of another browser: it only spares this one the confirmation."""
     if session is not None and session.logged_in:
-        targets[session.sid] = (session.session_hash, session.sub)
+        _end_provider_session(rt, session.sid, session.session_hash, session.sub)
     elif session is not None:
         rt.store.delete_session(session.session_hash)
-    if hint_claims and hint_claims.get("sid"):
-        sid = str(hint_claims["sid"])
-        found = rt.store.session_by_sid(sid)
-        if found is not None and found[1] == hint_claims.get("sub"):
-            targets.setdefault(sid, found)
-    for sid, (session_hash, sub) in targets.items():
-        _end_provider_session(rt, sid, session_hash, sub)
 
 
 def _end_provider_session(rt: Runtime, sid: str, session_hash: str | None, sub: str) -> None:

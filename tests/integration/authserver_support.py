@@ -218,10 +218,12 @@ def refresh(base: str, refresh_token: str, client: tuple[str, str] = ("bff-demo"
 
 
 def tokens_for(server: AuthServer, username: str = "alice", password: str = "wonderland",
-               **overrides: str | None) -> dict[str, Any]:
-    """A complete login: the token response of a fresh authorization code + PKCE flow."""
+               browser: requests.Session | None = None, **overrides: str | None
+               ) -> dict[str, Any]:
+    """A complete login: the token response of a fresh authorization code + PKCE flow (in
+    ``browser`` when given, so it keeps the provider session)."""
     pkce = Pkce()
-    browser = requests.Session()
+    browser = browser or requests.Session()
     params = redirect_params(login(browser, server.url, authorize_params(pkce, **overrides),
                                    username, password))
     response = exchange_code(server.url, params["code"], pkce)

@@ -312,9 +312,10 @@ def test_logout_sends_a_signed_back_channel_logout_token(server: AuthServer,
                                                          receiver: Receiver) -> None:
     while not receiver.tokens.empty():
         receiver.tokens.get_nowait()
-    tokens = tokens_for(server)
+    browser = requests.Session()
+    tokens = tokens_for(server, browser=browser)
     id_claims = server.verify(tokens["id_token"], audience="bff-demo")
-    requests.get(f"{server.url}/logout", allow_redirects=False, params={
+    browser.get(f"{server.url}/logout", allow_redirects=False, params={
         "id_token_hint": tokens["id_token"], "post_logout_redirect_uri": "http://localhost:8000/"})
 
     logout_token = receiver.next_token()
