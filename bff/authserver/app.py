@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 
 import redis
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, make_response, request
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 from werkzeug.exceptions import HTTPException
 
 from bff.authserver.backchannel import BackchannelLogout
 from bff.authserver.keys import KeyStore
+from bff.authserver.pages import error_page
 from bff.authserver.server import build_server
 from bff.authserver.settings import AuthServerSettings
 from bff.authserver.store import AuthStore
@@ -23,6 +24,7 @@ CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; "
                            "frame-ancestors 'none'; base-uri 'none'")
 MAX_REQUEST_BYTES = 64 * 1024
 REDIS_TIMEOUT = 2.0
+BROWSER_PATHS = frozenset({"/authorize", "/logout"})
 
 
 def create_app(settings: AuthServerSettings) -> Flask:
@@ -43,6 +45,7 @@ def create_app(settings: AuthServerSettings) -> Flask:
     app.after_request(_security_headers)
     app.register_error_handler(redis.RedisError, _store_unavailable)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unreadable_request)
     return app
 
 
@@ -59,6 +62,34 @@ def _store_unavailable(error: redis.RedisError) -> tuple[Response, int]:
     log.error("redis unavailable: %s", type(error).__name__)
     return jsonify(error="temporarily_unavailable",
                    error_description="The authorization server's store is unavailable."), 503
+
+
+# What Authlib and the standard library raise when a request's values cannot be read: a quote in
+# ``redirect_uri`` that an error description may not carry (RFC 6749 section 5.2), a Basic
+# credential that is not UTF-8, a value of the wrong shape. Each is the client's mistake.
+BAD_INPUT = (ValueError, TypeError, LookupError, UnicodeError)
+
+
+def _unreadable_request(error: Exception) -> Response:
+    """Bad input gets a readable 400, as a page for a browser or RFC 6749 JSON for a client;
+    anything else a 500 without a stack trace. Either way the class is logged, never the values."""
+    bad_input = isinstance(error, BAD_INPUT)
+    log.log(logging.INFO if bad_input else logging.ERROR, "request refused: %s",
+            type(error).__name__, exc_info=not bad_input)
+    status = 400 if bad_input else 500
+    code = "invalid_request" if bad_input else "server_error"
+    description = ("The request carries a value this server cannot read."
+                   if bad_input else "The authorization server failed; please try again.")
+    if request.path in BROWSER_PATHS:
+        response = make_response(error_page(title="Invalid sign-in request" if bad_input
+                                            else "Something went wrong", error=code,
+                                            description=description), status)
+        response.headers["Content-Type"] = "text/html; charset=utf-8"
+    else:
+        response = jsonify(error=code, error_description=description)
+        response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _http_error(error: HTTPException) -> tuple[Response, int]:
