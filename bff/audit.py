@@ -273,7 +273,7 @@ class Auditor:
         steps: list[Callable[[], Check | list[Check]]] = [
             self.check_hsts, self.check_csrf_on_user, self.check_cross_site_on_user,
             self.check_cors, self.check_login_request_and_discovery, self.check_return_url,
-            self.check_spa_headers, self.signed_in_checks,
+            self.check_login_binding, self.check_spa_headers, self.signed_in_checks,
         ]
         for step in steps:
             try:
@@ -379,6 +379,32 @@ class Auditor:
         return verdict("redirect.return-url", problems,
                        f"{len(OPEN_REDIRECT_PROBES)} open-redirect probes refused")
 
+    def check_login_binding(self) -> Check:
+        """The login binding is minted by the BFF alone and cannot be tossed by a sibling."""
+        planted = "planted-by-bff-audit"
+        want = "__Host-bff_login" if self.https else "bff_login"
+        browser = self.anonymous()
+        answer = self.request("GET", "/bff/login", session=browser, params={"returnUrl": "/"},
+                              headers={"Cookie": f"{want}={planted}"})
+        bindings = [parsed for header in answer.raw.headers.getlist("Set-Cookie")
+                    if (parsed := parse_set_cookie(header)) and "login" in parsed[0]]
+        if not bindings:
+            return failed("cookie.login-binding", f"/bff/login set no binding cookie "
+                          f"(status {answer.status_code})")
+        name, attrs = bindings[0]
+        problems = []
+        if name != want:
+            problems.append(f"the binding cookie is {name} (want {want})")
+        if attrs.get("path") != "/":
+            problems.append(f"{name} has Path={attrs.get('path') or 'unset'}: a cookie for a "
+                            "narrower path would be sent first (want /)")
+        if attrs.get("domain"):
+            problems.append(f"{name} has a Domain attribute")
+        if planted in str(answer.headers.get("Set-Cookie", "")):
+            problems.append(f"{name}: the value the browser sent was adopted")
+        return verdict("cookie.login-binding", problems,
+                       f"{name}, Path=/, minted by the BFF (a planted value is replaced)")
+
     def check_spa_headers(self) -> Check:
         answer = self.request("GET", "/", session=self.anonymous(),
                               headers={"Accept": "text/html"})
@@ -423,8 +449,8 @@ class Auditor:
     # -- with a test user ---------------------------------------------------------------
     def signed_in_checks(self) -> list[Check]:
         names = ("session.login", "cookie.session", "session.user", "csrf.signed-in",
-                 "cross-site.signed-in", "api.protected", "session.logout",
-                 "session.logout-link")
+                 "cross-site.signed-in", "api.protected", "api.paths", "api.cache",
+                 "session.logout", "session.logout-link")
         if not (self.options.username and self.options.password):
             return [skipped(name, "needs --username and --password") for name in names]
         browser = self.anonymous()
@@ -440,6 +466,8 @@ class Auditor:
         checks.append(self.check_forgery_signed_in(browser))
         checks.append(self.check_cross_site_signed_in(browser))
         checks.append(self.check_api(browser))
+        checks.append(self.check_route_escapes(browser))
+        checks.append(self.check_api_cache(browser))
         checks.append(self.check_logout(browser))
         checks.append(self.check_logout_link())
         return checks
@@ -539,6 +567,47 @@ class Auditor:
         return verdict("api.protected", problems,
                        f"{path}: works same-origin, refused without X-CSRF, cross-site, "
                        "or without a session")
+
+    def check_route_escapes(self, browser: requests.Session) -> Check:
+        """One canonical path: an escaped letter means the same route as the letter itself,
+        and path parameters and encoded separators are refused before any upstream."""
+        path = self.options.api_path
+        if not path:
+            return skipped("api.paths", "name an API route with --api-path")
+        head, _, last = path.rstrip("/").rpartition("/")
+        if not last or not last[-1].isalnum():
+            return skipped("api.paths", f"{path} ends without a letter or digit to escape")
+        escaped = f"{head}/{last[:-1]}%{ord(last[-1]):02X}"
+        problems = []
+        baseline = self.request("GET", path, session=browser, headers=XHR).status_code
+        answer = self.request("GET", escaped, session=browser, headers=XHR).status_code
+        if answer != baseline:
+            problems.append(f"GET {escaped} answered {answer}, GET {path} {baseline}: "
+                            "an escaped letter reaches another route")
+        for variant in (f"{path};x", f"{head}/{last};jsessionid=1/x", f"{path}%2F..%2Fx",
+                        f"{head}%2F{last}"):
+            status = self.request("GET", variant, session=browser, headers=XHR).status_code
+            if status != 400:
+                problems.append(f"GET {variant} answered {status} (want 400 invalid_path)")
+        return verdict("api.paths", problems,
+                       f"{escaped} is {path}; ';' parameters and encoded '/' refused")
+
+    def check_api_cache(self, browser: requests.Session) -> Check:
+        path = self.options.api_path
+        if not path:
+            return skipped("api.cache", "name an API route with --api-path")
+        answer = self.request("GET", path, session=browser, headers=XHR)
+        directives = {d.strip().split("=", 1)[0].lower()
+                      for d in answer.headers.get("Cache-Control", "").split(",") if d.strip()}
+        problems = []
+        if not directives & {"private", "no-store"}:
+            problems.append(f"GET {path} has Cache-Control "
+                            f"{answer.headers.get('Cache-Control') or 'unset'}: a shared cache "
+                            "may keep one user's answer for another")
+        if directives & {"public", "s-maxage"}:
+            problems.append(f"GET {path} is marked public for shared caches")
+        return verdict("api.cache", problems,
+                       f"GET {path}: {answer.headers.get('Cache-Control')}, never shared")
 
     def check_logout(self, browser: requests.Session) -> Check:
         answer = self.request("POST", "/bff/logout", session=browser, headers=XHR)

@@ -82,6 +82,8 @@ def broken_bff(port: int, provider_port: int) -> Flask:
                            "code_challenge": "x"})
         response = redirect(f"http://localhost:{provider_port}/authorize?{query}", code=302)
         response.set_cookie("pending", "1")
+        response.set_cookie("bff_login", request.cookies.get("bff_login") or "fresh",
+                            path="/bff/", httponly=True, samesite="Lax")
         return response
 
     @app.get("/bff/callback")
@@ -108,8 +110,11 @@ def broken_bff(port: int, provider_port: int) -> Flask:
         return response
 
     @app.get("/api/orders")
-    def orders() -> Response:
-        return jsonify(orders=[])
+    @app.get("/api/<path:anything>")
+    def orders(anything: str = "") -> Response:
+        response = jsonify(orders=[])
+        response.headers["Cache-Control"] = "public, max-age=600"
+        return response
 
     return app
 
@@ -157,6 +162,9 @@ def broken_audit(broken: Broken) -> list[Check]:
     ("provider.discovery", "lacks S256"),
     ("provider.login-request", "no PKCE S256 code_challenge"),
     ("api.protected", "GET /api/orders with no X-CSRF answered 200"),
+    ("cookie.login-binding", "has Path=/bff/"),
+    ("api.paths", "GET /api/orders;x answered 200 (want 400 invalid_path)"),
+    ("api.cache", "marked public"),
 ])
 def test_audit_fails_a_misconfigured_bff_where_it_must(broken_audit: list[Check], check: str,
                                                        why: str) -> None:
