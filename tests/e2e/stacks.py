@@ -49,8 +49,10 @@ class Certificate:
     key_path: Path
 
 
-def make_self_signed_certificate(directory: Path) -> Certificate:
-    """A localhost certificate that is its own CA, so `requests` can trust it by path."""
+def make_self_signed_certificate(directory: Path, extra_names: Iterable[str] = ()
+                                 ) -> Certificate:
+    """A localhost certificate that is its own CA, so `requests` can trust it by path; it also
+    covers ``extra_names`` (host names a test maps to 127.0.0.1)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.datetime.now(datetime.UTC)
@@ -63,7 +65,8 @@ def make_self_signed_certificate(directory: Path) -> Certificate:
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName([
-            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            x509.DNSName("localhost"), *(x509.DNSName(name) for name in extra_names),
+            x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
             critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
