@@ -95,7 +95,8 @@ def callback() -> Response:
     tokens = rt.oidc.exchange_code(code, pending.code_verifier)
     if not tokens.id_token:
         raise LoginFailed("The identity provider returned no ID token.")
-    claims = rt.oidc.validate_id_token(tokens.id_token, pending.nonce)
+    claims = rt.oidc.userinfo_claims(
+        tokens.access_token, rt.oidc.validate_id_token(tokens.id_token, pending.nonce))
     previous = request.cookies.get(rt.settings.cookie_name)
     if previous:
         stale = rt.store.load(previous, slide=False)

@@ -71,3 +71,8 @@ def exposition() -> tuple[bytes, str]:
         MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+REVOCATIONS = Counter(
+    "bff_revocations_total",
+    "Refresh-token revocations at logout, by outcome (revoked, no_endpoint, refused, "
+    "provider_unavailable): anything but revoked leaves the token valid at the provider.",
+    ["outcome"])

@@ -8,9 +8,10 @@ HMAC-with-the-public-key are refused by construction).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,8 +21,18 @@ from authlib.common.security import generate_token
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
+from bff import metrics
 from bff.errors import LoginFailed, ProviderUnavailable
+from bff.oidc_rules import (
+    NoUsableClientAuth,
+    authorization_server_metadata_urls,
+    basic_authorization,
+    choose_client_auth,
+    needs_userinfo,
+)
 from bff.settings import Settings
+
+log = logging.getLogger(__name__)
 
 DISCOVERY_TTL = 3600.0
 CLOCK_LEEWAY = 60
@@ -44,6 +55,8 @@ class ProviderMetadata:
     revocation_endpoint: str | None
     iss_parameter_supported: bool
     id_token_algorithms: tuple[str, ...]
+    userinfo_endpoint: str | None = None
+    client_auth: str = "client_secret_basic"
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,7 @@ class TokenResponse:
     id_token: str | None
     expires_in: int
     scope: tuple[str, ...]
+    id_claims: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -101,26 +115,55 @@ class OidcClient:
             )
         allowed = tuple(a for a in doc.get("id_token_signing_alg_values_supported", ["RS256"])
                         if a in self._settings.id_token_algorithms)
+        if not doc.get("revocation_endpoint") and not self._settings.revocation_endpoint:
+            doc = {**self._authorization_server_metadata(), **doc}
+        try:
+            client_auth = choose_client_auth(doc.get("token_endpoint_auth_methods_supported"),
+                                             self._settings.client_auth)
+        except NoUsableClientAuth as exc:
+            raise ProviderUnavailable(f"The identity provider cannot be used: {exc}.") from exc
         return ProviderMetadata(
             issuer=doc["issuer"],
             authorization_endpoint=doc["authorization_endpoint"],
             token_endpoint=doc["token_endpoint"],
             jwks_uri=doc["jwks_uri"],
             end_session_endpoint=doc.get("end_session_endpoint"),
-            revocation_endpoint=doc.get("revocation_endpoint"),
+            revocation_endpoint=self._settings.revocation_endpoint
+            or doc.get("revocation_endpoint"),
             iss_parameter_supported=bool(doc.get("authorization_response_iss_parameter_supported")),
             id_token_algorithms=allowed or ("RS256",),
+            userinfo_endpoint=self._settings.userinfo_endpoint or doc.get("userinfo_endpoint"),
+            client_auth=client_auth,
         )
 
+    def _authorization_server_metadata(self) -> dict[str, Any]:
+        """RFC 8414 metadata, for what OIDC Discovery does not define (``revocation_endpoint``:
+        django-oauth-toolkit lists it only there). Missing or foreign metadata counts as none."""
+        for url in authorization_server_metadata_urls(self._settings.issuer):
+            try:
+                response = self._http.get(url, timeout=self._settings.provider_timeout)
+                doc = response.json() if response.ok else None
+            except (requests.RequestException, ValueError):
+                continue
+            if isinstance(doc, dict) and str(doc.get("issuer", "")).rstrip("/") == \
+                    self._settings.issuer:
+                return doc
+        return {}
+
     def _session(self) -> OAuth2Session:
-        return OAuth2Session(
+        method = self._metadata.client_auth if self._metadata else "client_secret_basic"
+        session = OAuth2Session(
             client_id=self._settings.client_id,
             client_secret=self._settings.client_secret,
             scope=" ".join(self._settings.scopes),
             redirect_uri=self._settings.redirect_uri,
             code_challenge_method="S256",
-            token_endpoint_auth_method="client_secret_basic",
+            token_endpoint_auth_method=method,
+            revocation_endpoint_auth_method=method,
         )
+        # Authlib's own client_secret_basic does not form-urlencode (RFC 6749 section 2.3.1).
+        session.register_client_auth_method(("client_secret_basic", _secret_basic))
+        return session
 
     def start_login(self, prompt: str | None) -> LoginRequest:
         meta = self.metadata()
@@ -150,8 +193,10 @@ class OidcClient:
             raise ProviderUnavailable("The identity provider did not complete the login.") from exc
         return _token_response(token)
 
-    def refresh(self, refresh_token: str) -> TokenResponse:
-        """Raises RefreshRejected on invalid_grant; ProviderUnavailable on anything transient."""
+    def refresh(self, refresh_token: str, sub: str) -> TokenResponse:
+        """Raises RefreshRejected on invalid_grant, and on an ID token in the answer that is not
+        valid or names another user (OIDC Core 12.2); ProviderUnavailable on anything
+        transient. A valid refreshed ID token's claims come back in ``id_claims``."""
         meta = self.metadata()
         try:
             with self._session() as client:
@@ -166,7 +211,19 @@ class OidcClient:
         except (requests.RequestException, ValueError) as exc:
             raise ProviderUnavailable("The identity provider could not refresh the session.") \
                 from exc
-        return _token_response(token)
+        response = _token_response(token)
+        if not response.id_token:
+            return response
+        try:
+            claims = self.validate_id_token(response.id_token, None)
+        except LoginFailed as exc:
+            log.warning("refresh refused: the provider's new ID token is not valid (%s)",
+                        exc.description)
+            raise RefreshRejected("invalid_id_token") from exc
+        if claims.get("sub") != sub:
+            log.warning("refresh refused: the provider's new ID token names another user")
+            raise RefreshRejected("sub_changed")
+        return replace(response, id_claims=claims)
 
     def client_credentials(self) -> TokenResponse:
         """A token for the BFF itself, for routes whose token type is ``client``."""
@@ -188,19 +245,53 @@ class OidcClient:
         return _token_response(token)
 
     def revoke(self, token: str, hint: str = "refresh_token") -> bool:
-        """Best effort (RFC 7009): logout goes on when the provider cannot be reached."""
-        meta = self.metadata()
+        """Best effort (RFC 7009): logout goes on when the provider cannot be reached or names
+        no revocation endpoint, but says so, since the token then lives on at the provider."""
+        try:
+            meta = self.metadata()
+        except ProviderUnavailable:
+            return _not_revoked("provider_unavailable", "the provider's metadata is unavailable")
         if not meta.revocation_endpoint:
-            return False
+            return _not_revoked("no_endpoint", "the provider names no revocation endpoint "
+                                "(set BFF_REVOCATION_ENDPOINT)")
         try:
             with self._session() as client:
                 response = client.revoke_token(
                     meta.revocation_endpoint, token=token, token_type_hint=hint,
                     timeout=self._settings.provider_timeout,
                 )
-            return bool(response.ok)
         except requests.RequestException:
-            return False
+            return _not_revoked("provider_unavailable", "the revocation endpoint did not answer")
+        if not response.ok:
+            return _not_revoked("refused",
+                                f"the revocation endpoint answered {response.status_code}")
+        metrics.REVOCATIONS.labels(outcome="revoked").inc()
+        return True
+
+    def userinfo_claims(self, access_token: str, id_claims: dict[str, Any]) -> dict[str, Any]:
+        """The ID token's claims, completed from the userinfo endpoint when ``BFF_USERINFO``
+        asks for it; userinfo's ``sub`` must be the ID token's (OIDC Core 5.3.2)."""
+        settings = self._settings
+        if not needs_userinfo(settings.userinfo, settings.scopes, id_claims,
+                              settings.user_claims):
+            return id_claims
+        endpoint = self.metadata().userinfo_endpoint
+        if not endpoint:
+            if settings.userinfo == "always":
+                raise LoginFailed("The identity provider names no userinfo endpoint.")
+            return id_claims
+        try:
+            response = self._http.get(endpoint, timeout=settings.provider_timeout,
+                                      headers={"Authorization": f"Bearer {access_token}",
+                                               "Accept": "application/json"})
+            response.raise_for_status()
+            info = response.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise ProviderUnavailable("The identity provider's userinfo could not be read.") \
+                from exc
+        if not isinstance(info, dict) or info.get("sub") != id_claims.get("sub"):
+            raise LoginFailed("The userinfo endpoint answered for another user (sub differs).")
+        return {**info, **id_claims}
 
     def validate_id_token(self, id_token: str, nonce: str | None) -> dict[str, Any]:
         meta = self.metadata()
@@ -270,6 +361,19 @@ class OidcClient:
             params["logout_hint"] = logout_hint
         separator = "&" if "?" in endpoint else "?"
         return f"{endpoint}{separator}{urlencode(params)}"
+
+
+def _secret_basic(client: Any, method: str, uri: str, headers: dict[str, str], body: str
+                  ) -> tuple[str, dict[str, str], str]:
+    headers["Authorization"] = basic_authorization(client.client_id, client.client_secret or "")
+    return uri, headers, body
+
+
+def _not_revoked(outcome: str, reason: str) -> bool:
+    metrics.REVOCATIONS.labels(outcome=outcome).inc()
+    log.warning("logout could not revoke the refresh token: %s; it stays valid at the provider "
+                "until it expires", reason)
+    return False
 
 
 def _token_response(token: dict[str, Any]) -> TokenResponse:

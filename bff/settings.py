@@ -33,6 +33,10 @@ DEFAULT_USER_CLAIMS = (
     "email_verified", "picture", "locale",
 )
 KEY_BYTES = 32
+ClientAuth = Literal["client_secret_basic", "client_secret_post"]
+CLIENT_AUTH_METHODS: tuple[str, ...] = ("client_secret_basic", "client_secret_post")
+UserinfoMode = Literal["auto", "always", "never"]
+USERINFO_MODES: tuple[str, ...] = ("auto", "always", "never")
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 CspAdditions = tuple[tuple[str, tuple[str, ...]], ...]
 CSP_DIRECTIVE = re.compile(r"[a-z][a-z-]*")
@@ -98,6 +102,10 @@ class Settings:
     log_format: Literal["text", "json"] = "text"
     frontend_dev_server: str | None = None
     content_security_policy_extra: CspAdditions = ()
+    client_auth: ClientAuth | None = None
+    userinfo: UserinfoMode = "auto"
+    revocation_endpoint: str | None = None
+    userinfo_endpoint: str | None = None
 
     @property
     def is_https(self) -> bool:
@@ -262,6 +270,10 @@ ENV_KEYS = {
     "BFF_LOG_FORMAT": "log_format",
     "BFF_FRONTEND_DEV_SERVER": "frontend_dev_server",
     "BFF_CONTENT_SECURITY_POLICY_EXTRA": "content_security_policy_extra",
+    "BFF_CLIENT_AUTH": "client_auth",
+    "BFF_USERINFO": "userinfo",
+    "BFF_REVOCATION_ENDPOINT": "revocation_endpoint",
+    "BFF_USERINFO_ENDPOINT": "userinfo_endpoint",
 }
 
 # What each setting means, for docs/settings.md (`python -m bff.settings_doc` renders it from
@@ -286,6 +298,14 @@ SETTING_DESCRIPTIONS = {
     "cookie_samesite": "`Lax` or `Strict` for the session cookie; `None` is refused.",
     "session_idle_timeout": "Seconds of inactivity after which a session ends.",
     "session_lifetime": "Seconds after login at which a session ends, however active.",
+    "client_auth": "How the BFF authenticates at the token and revocation endpoints: "
+                   "`client_secret_basic` or `client_secret_post`; unset, the first of these the "
+                   "provider's metadata lists (`client_secret_basic` when it lists none).",
+    "userinfo": "`auto` (call the userinfo endpoint at login when the ID token lacks the claims "
+                "a requested scope promises), `always` or `never`.",
+    "revocation_endpoint": "The provider's RFC 7009 revocation endpoint, when neither its OIDC "
+                           "discovery nor its RFC 8414 metadata names one.",
+    "userinfo_endpoint": "The provider's userinfo endpoint, when its discovery names none.",
     "login_timeout": "Seconds a started login may take before its `state` expires.",
     "user_claims": "ID-token claims that `/bff/user` shows the SPA.",
     "frontend_dir": "A built SPA to serve at `/`: `index.html` for client-side routes, "
@@ -425,12 +445,31 @@ def build_settings(raw: Mapping[str, Any], base_dir: Path | None = None) -> Sett
         if raw.get("frontend_dev_server") else None,
         content_security_policy_extra=parse_csp_additions(
             raw.get("content_security_policy_extra")),
+        client_auth=str(raw["client_auth"]) if raw.get("client_auth") else None,  # type: ignore[arg-type]
+        userinfo=str(raw.get("userinfo", "auto")).lower(),  # type: ignore[arg-type]
+        revocation_endpoint=_endpoint("BFF_REVOCATION_ENDPOINT", raw.get("revocation_endpoint")),
+        userinfo_endpoint=_endpoint("BFF_USERINFO_ENDPOINT", raw.get("userinfo_endpoint")),
     )
     _check_consistency(settings)
     return settings
 
 
+def _endpoint(name: str, value: Any) -> str | None:
+    if not value:
+        return None
+    parts = urlsplit(str(value))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(f"{name} must be an http(s) URL, got {value!r}")
+    return str(value)
+
+
 def _check_consistency(settings: Settings) -> None:
+    if settings.client_auth is not None and settings.client_auth not in CLIENT_AUTH_METHODS:
+        raise SettingsError(f"BFF_CLIENT_AUTH must be one of {', '.join(CLIENT_AUTH_METHODS)} "
+                            f"(or unset: chosen from discovery), got {settings.client_auth!r}")
+    if settings.userinfo not in USERINFO_MODES:
+        raise SettingsError(f"BFF_USERINFO must be one of {', '.join(USERINFO_MODES)}, "
+                            f"got {settings.userinfo!r}")
     try:
         parse_redis_url(settings.redis_url)
     except RedisUrlError as exc:

@@ -15,6 +15,7 @@ import json
 import secrets
 import threading
 import time
+from dataclasses import replace
 
 import redis
 
@@ -106,6 +107,7 @@ class TokenManager:
         self._oidc = oidc
         self._skew = settings.refresh_skew
         self._client_id = settings.client_id
+        self._user_claims = frozenset(settings.user_claims)
         self._sealer = sealer
         self._client_tokens: dict[str, tuple[str, float]] = {}
         self._client_lock = threading.Lock()
@@ -160,7 +162,7 @@ class TokenManager:
         tokens = self._store.grace_for(handle, spent)
         if tokens is None:
             try:
-                response = self._refresh_with_retry(spent)
+                response = self._refresh_with_retry(spent, current.sub)
             except RefreshRejected as exc:
                 return self._after_rejection(current, spent, exc)
             except ProviderUnavailable:
@@ -169,6 +171,10 @@ class TokenManager:
                 raise
             tokens = token_set(response, current.tokens, time.time())
             self._store.save_grace(handle, spent, tokens)
+            if response.id_claims is not None:
+                current = replace(current, claims={
+                    k: v for k, v in response.id_claims.items()
+                    if k in self._user_claims})
         return self._store_rotated(current, spent, tokens)
 
     def _after_rejection(self, current: Session, spent: str,
@@ -199,10 +205,10 @@ class TokenManager:
             current = latest
         raise ProviderUnavailable("Your session is being updated elsewhere; please retry.")
 
-    def _refresh_with_retry(self, refresh_token: str) -> TokenResponse:
+    def _refresh_with_retry(self, refresh_token: str, sub: str) -> TokenResponse:
         for attempt in range(PROVIDER_ATTEMPTS):
             try:
-                response = self._oidc.refresh(refresh_token)
+                response = self._oidc.refresh(refresh_token, sub)
             except RefreshRejected:
                 metrics.REFRESHES.labels(outcome="rejected").inc()
                 raise

@@ -105,7 +105,7 @@ def test_refresher_that_lost_the_race_picks_up_the_new_tokens_from_the_grace_rec
     session = world.session()
     spent = session.tokens.refresh_token
     assert spent is not None
-    successor = token_set(world.oidc.refresh(spent), session.tokens, time.time())
+    successor = token_set(world.oidc.refresh(spent, session.sub), session.tokens, time.time())
     world.store.save_grace(session.handle, spent, successor)
     grants = world.fake.refresh_grants
 

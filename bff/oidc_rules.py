@@ -1,0 +1,73 @@
+"""Relying-party decisions as plain functions: no I/O, no third-party imports.
+
+Which client authentication to use, how to encode ``client_secret_basic``, where RFC 8414
+metadata lives, and whether a login needs the userinfo endpoint. ``bff.oidc`` does the HTTP.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import quote_plus, urlsplit, urlunsplit
+
+SUPPORTED_CLIENT_AUTH = ("client_secret_basic", "client_secret_post")
+# OIDC Core section 5.4: the claims each scope asks for.
+SCOPE_CLAIMS = {
+    "profile": ("name", "family_name", "given_name", "middle_name", "nickname",
+                "preferred_username", "profile", "picture", "website", "gender", "birthdate",
+                "zoneinfo", "locale", "updated_at"),
+    "email": ("email", "email_verified"),
+    "address": ("address",),
+    "phone": ("phone_number", "phone_number_verified"),
+}
+
+
+class NoUsableClientAuth(ValueError):
+    """The provider lists only client authentication methods the BFF does not speak."""
+
+
+def basic_authorization(client_id: str, client_secret: str) -> str:
+    """``Authorization: Basic`` per RFC 6749 section 2.3.1: the id and the secret are each
+    form-urlencoded (Appendix B) before they are joined and base64-encoded, so a secret with
+    ``+ / % = :`` or a space reaches a conforming provider intact."""
+    pair = f"{quote_plus(client_id, safe='')}:{quote_plus(client_secret, safe='')}"
+    return "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+
+
+def choose_client_auth(advertised: Iterable[str] | None, forced: str | None) -> str:
+    """The method set by the operator, else the first the provider lists that we support;
+    RFC 8414 section 2: a provider that lists none supports ``client_secret_basic``."""
+    if forced:
+        return forced
+    methods = list(advertised or ["client_secret_basic"])
+    for method in methods:
+        if method in SUPPORTED_CLIENT_AUTH:
+            return method
+    raise NoUsableClientAuth(
+        f"the provider accepts only {', '.join(methods)}; the BFF speaks "
+        f"{' and '.join(SUPPORTED_CLIENT_AUTH)} (set BFF_CLIENT_AUTH to force one)")
+
+
+def authorization_server_metadata_urls(issuer: str) -> list[str]:
+    """RFC 8414 section 3.1: the well-known segment goes between the host and the issuer's
+    path; many providers also serve it after the path, which is tried second."""
+    parts = urlsplit(issuer.rstrip("/"))
+    inserted = urlunsplit((parts.scheme, parts.netloc,
+                           f"/.well-known/oauth-authorization-server{parts.path}", "", ""))
+    appended = f"{issuer.rstrip('/')}/.well-known/oauth-authorization-server"
+    return [inserted] if inserted == appended else [inserted, appended]
+
+
+def needs_userinfo(mode: str, scopes: Iterable[str], id_claims: Mapping[str, Any],
+                   wanted: Iterable[str]) -> bool:
+    """``auto``: ask userinfo when, for some requested scope, none of the claims it promises
+    (among those the BFF keeps) is in the ID token, as OIDC Core 5.4 lets a provider do."""
+    if mode != "auto":
+        return mode == "always"
+    kept = set(wanted)
+    for scope in scopes:
+        promised = [claim for claim in SCOPE_CLAIMS.get(scope, ()) if claim in kept]
+        if promised and not any(claim in id_claims for claim in promised):
+            return True
+    return False

@@ -1,0 +1,84 @@
+"""The relying party's pure decisions: client authentication, RFC 8414 locations, userinfo."""
+
+from __future__ import annotations
+
+import base64
+from urllib.parse import unquote_plus
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bff.oidc_rules import (
+    NoUsableClientAuth,
+    authorization_server_metadata_urls,
+    basic_authorization,
+    choose_client_auth,
+    needs_userinfo,
+)
+
+
+def decoded(header: str) -> tuple[str, str]:
+    """What a conforming provider does (RFC 6749 2.3.1): base64, split at ':', form-decode."""
+    raw = base64.b64decode(header.removeprefix("Basic ")).decode()
+    client_id, _, secret = raw.partition(":")
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
+@pytest.mark.parametrize("secret", ["a+b/c%d=e", "with space", "colon:inside", "é+ü", "%2B"])
+def test_client_secret_basic_form_urlencodes_id_and_secret_rfc6749_section_2_3_1(
+        secret: str) -> None:
+    """RFC 6749 section 2.3.1 and Appendix B: encoded with application/x-www-form-urlencoded
+    before base64. Authlib sends the raw values, which a conforming provider decodes wrongly."""
+    header = basic_authorization("bff:client id", secret)
+    assert decoded(header) == ("bff:client id", secret)
+    assert "+" not in base64.b64decode(header.removeprefix("Basic ")).decode().split(":")[1] \
+        or " " in secret
+
+
+@given(st.text(min_size=1, max_size=40), st.text(max_size=40))
+def test_any_client_id_and_secret_survive_basic_encoding(client_id: str, secret: str) -> None:
+    assert decoded(basic_authorization(client_id, secret)) == (client_id, secret)
+
+
+@pytest.mark.parametrize(("advertised", "forced", "chosen"), [
+    (None, None, "client_secret_basic"),
+    (["client_secret_post"], None, "client_secret_post"),
+    (["private_key_jwt", "client_secret_post", "client_secret_basic"], None,
+     "client_secret_post"),
+    (["client_secret_basic", "client_secret_post"], "client_secret_post", "client_secret_post"),
+])
+def test_client_auth_comes_from_discovery_unless_forced(advertised: list[str] | None,
+                                                        forced: str | None, chosen: str) -> None:
+    assert choose_client_auth(advertised, forced) == chosen
+
+
+def test_a_provider_with_only_unsupported_methods_is_named() -> None:
+    with pytest.raises(NoUsableClientAuth, match="tls_client_auth"):
+        choose_client_auth(["tls_client_auth"], None)
+
+
+@pytest.mark.parametrize(("issuer", "urls"), [
+    ("https://login.example", ["https://login.example/.well-known/oauth-authorization-server"]),
+    ("https://login.example/", ["https://login.example/.well-known/oauth-authorization-server"]),
+    ("https://h.example/o", ["https://h.example/.well-known/oauth-authorization-server/o",
+                             "https://h.example/o/.well-known/oauth-authorization-server"]),
+])
+def test_rfc8414_metadata_is_looked_up_with_path_insertion_first(issuer: str,
+                                                                 urls: list[str]) -> None:
+    assert authorization_server_metadata_urls(issuer) == urls
+
+
+WANTED = ("sub", "name", "email", "preferred_username")
+
+
+@pytest.mark.parametrize(("mode", "claims", "needed"), [
+    ("auto", {"sub": "a"}, True),
+    ("auto", {"sub": "a", "name": "A"}, True),
+    ("auto", {"sub": "a", "name": "A", "email": "a@x"}, False),
+    ("never", {"sub": "a"}, False),
+    ("always", {"sub": "a", "name": "A", "email": "a@x"}, True),
+])
+def test_userinfo_is_asked_when_a_requested_scope_brought_none_of_its_claims(
+        mode: str, claims: dict[str, str], needed: bool) -> None:
+    assert needs_userinfo(mode, ("openid", "profile", "email"), claims, WANTED) is needed
