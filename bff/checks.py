@@ -65,7 +65,13 @@ def check_provider(settings: Settings) -> list[Check]:
     checks = [Check("discovery", True,
                     f"issuer {meta.issuer}; token endpoint {meta.token_endpoint}; "
                     f"end-session {'yes' if meta.end_session_endpoint else 'no'}; "
-                    f"revocation {'yes' if meta.revocation_endpoint else 'no'}")]
+                    f"userinfo {'yes' if meta.userinfo_endpoint else 'no'}")]
+    checks.append(Check(
+        "revocation", True, f"logout revokes refresh tokens at {meta.revocation_endpoint}"
+        if meta.revocation_endpoint else "WARNING: the provider names no revocation endpoint "
+        "(neither OIDC discovery nor RFC 8414 metadata): logout cannot revoke refresh tokens, "
+        "which stay valid at the provider until they expire; set BFF_REVOCATION_ENDPOINT"))
+    checks.append(check_client_authentication(oidc, settings, meta.client_auth))
     try:
         response = requests.get(meta.jwks_uri, timeout=settings.provider_timeout)
         response.raise_for_status()
@@ -81,6 +87,21 @@ def check_provider(settings: Settings) -> list[Check]:
         f"at {meta.jwks_uri}",
     ))
     return checks
+
+
+def check_client_authentication(oidc: OidcClient, settings: Settings, method: str) -> Check:
+    """A code exchange with a well-formed code no one issued has no side effect, and tells the
+    two failures apart: ``invalid_grant`` once the client authenticated, ``invalid_client``
+    (or 401) when the client id or secret is wrong."""
+    answer = oidc.probe_client_authentication()
+    if answer == "invalid_grant":
+        return Check("client", True, f"{settings.client_id} authenticates with {method}")
+    if answer in ("invalid_client", "unauthorized_client", "401"):
+        return Check("client", False, f"the provider refused {settings.client_id}'s "
+                     f"credentials with {method} ({answer}): check BFF_CLIENT_ID, "
+                     "BFF_CLIENT_SECRET and BFF_CLIENT_AUTH")
+    return Check("client", True, f"{settings.client_id} uses {method}; the provider answered "
+                 f"the credentials probe with {answer}, which does not tell")
 
 
 def check_config(path: str | None) -> int:

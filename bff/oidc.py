@@ -225,6 +225,28 @@ class OidcClient:
             raise RefreshRejected("sub_changed")
         return replace(response, id_claims=claims)
 
+    def probe_client_authentication(self) -> str:
+        """The token endpoint's ``error`` (or status) for a code no one issued: for
+        ``bff check-config``, which must tell a wrong secret from a working one."""
+        meta = self.metadata()
+        with self._session() as client:
+            uri, headers, body = client.client_auth(client.token_endpoint_auth_method).prepare(
+                "POST", meta.token_endpoint,
+                {"Content-Type": "application/x-www-form-urlencoded",
+                 "Accept": "application/json"},
+                urlencode({"grant_type": "authorization_code",
+                           "code": generate_token(43), "code_verifier": generate_token(64),
+                           "redirect_uri": self._settings.redirect_uri}))
+        try:
+            response = self._http.post(uri, headers=headers, data=body,
+                                       timeout=self._settings.provider_timeout)
+            error = response.json().get("error") if response.content else None
+        except (requests.RequestException, ValueError, AttributeError):
+            return "unreadable"
+        if response.status_code == 401 and error is None:
+            return "401"
+        return str(error or response.status_code)
+
     def client_credentials(self) -> TokenResponse:
         """A token for the BFF itself, for routes whose token type is ``client``."""
         meta = self.metadata()

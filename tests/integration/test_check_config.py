@@ -33,16 +33,40 @@ def test_ready_configuration_reports_each_check_and_exits_0(
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert [line.split()[:2] for line in lines] == [
-        ["ok", "settings"], ["ok", "redis"], ["ok", "discovery"], ["ok", "jwks"]]
+        ["ok", "settings"], ["ok", "redis"], ["ok", "discovery"], ["ok", "revocation"],
+        ["ok", "client"], ["ok", "jwks"]]
     assert f"client_id={CLIENT_ID} routes=1 keys=1" in lines[0]
     assert f"standalone 127.0.0.1:{redis_server.port} db 0: master, 0 replica(s), Redis" \
         in lines[1]
     assert "writable" in lines[1]
     assert f"issuer {demo_stack.issuer}" in lines[2]
-    assert "signing key(s)" in lines[3]
+    assert "logout revokes refresh tokens at" in lines[3]
+    assert f"{CLIENT_ID} authenticates with client_secret_basic" in lines[4]
+    assert "signing key(s)" in lines[5]
     assert "ready to serve" in result.stderr
     assert CLIENT_SECRET not in result.stdout + result.stderr
     assert env["BFF_SECRET_KEYS"] not in result.stdout + result.stderr
+
+
+def test_a_wrong_client_secret_is_not_ready(demo_stack: DemoStack, redis_server: RedisServer,
+                                           config: Path) -> None:
+    """The review's finding: check-config said ready with a wrong secret. A token request for a
+    code no one issued tells invalid_client (wrong secret) from invalid_grant (right one)."""
+    result = check_config(env_for(demo_stack, redis_server, BFF_CLIENT_SECRET="not-the-secret"),
+                          config)
+    assert result.returncode == 1
+    client = next(line for line in result.stdout.splitlines() if " client " in line)
+    assert client.startswith("FAIL") and "invalid_client" in client
+    assert "not-the-secret" not in result.stdout + result.stderr
+
+
+def test_a_forced_client_auth_method_is_reported(demo_stack: DemoStack,
+                                                 redis_server: RedisServer,
+                                                 config: Path) -> None:
+    result = check_config(env_for(demo_stack, redis_server,
+                                  BFF_CLIENT_AUTH="client_secret_post"), config)
+    assert result.returncode == 0, result.stdout
+    assert "authenticates with client_secret_post" in result.stdout
 
 
 def test_unreachable_redis_fails_the_check(demo_stack: DemoStack, redis_server: RedisServer,

@@ -4,14 +4,18 @@ provider (RFC 7009), the browser sent to the provider's end-session endpoint."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 
+from bff.app import create_app
+from bff.sessions import SessionStore, TokenSet
+from bff.settings import build_settings, generate_secret_key
 from tests.integration.session_support import KnownStack, bff_cookie, start_known_stack
-from tests.support import XHR, RedisServer, log_in
+from tests.support import XHR, RedisServer, free_port, log_in
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +152,26 @@ def test_logout_without_a_session_just_lands(stack: KnownStack) -> None:
     response = requests.post(f"{stack.bff_url}/bff/logout", headers=XHR)
     assert response.status_code == 200
     assert response.json()["redirect"] == "/"
+
+
+def test_logout_while_the_provider_was_never_reached_still_ends_the_session_and_the_cookie(
+        redis_server: RedisServer) -> None:
+    """A fresh BFF process (no discovery cached) and the provider down: logout used to delete
+    the session and answer 503 without clearing the cookie. It must finish its work."""
+    settings = build_settings({
+        "base_url": "http://localhost:8000", "issuer": f"http://127.0.0.1:{free_port()}",
+        "client_id": "bff", "client_secret": "s", "secret_keys": generate_secret_key(),
+        "redis_url": redis_server.url, "provider_timeout": 1.0})
+    app = create_app(settings)
+    store: SessionStore = app.extensions["bff"].store
+    now = time.time()
+    session_id, session = store.create(
+        TokenSet(access_token="a", refresh_token="r", access_expires_at=now + 300,
+                 access_issued_at=now, scope=("openid",)), sub="alice", sid=None, claims={})
+    client = app.test_client()
+    client.set_cookie("bff", session_id)
+    answer = client.post("/bff/logout", headers=XHR)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.json == {"redirect": "/"}
+    assert any(h.startswith("bff=;") for h in answer.headers.getlist("Set-Cookie"))
+    assert store.load_handle(session.handle) is None
