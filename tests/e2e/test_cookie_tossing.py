@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route
 
 from bff.demo import render_config
 from bff.settings import generate_secret_key
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.conftest import launch_chromium
 from tests.e2e.stacks import make_self_signed_certificate, start_gunicorn_tls
 from tests.support import ROOT, BffProcess, RedisServer, free_port_run, start_bff
 
@@ -74,16 +74,14 @@ def sibling_stack(e2e_redis: RedisServer) -> Iterator[SiblingStack]:
 
 
 @pytest.fixture(scope="module")
-def resolving_chromium() -> Iterator[Browser]:
+def resolving_chromium(playwright: Playwright) -> Iterator[Browser]:
     """Chromium that resolves the two example.test names to this machine."""
-    rules = f"--host-resolver-rules=MAP {APP_HOST} 127.0.0.1, MAP {EVIL_HOST} 127.0.0.1"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM,
-                                             args=[*CHROMIUM_ARGS, rules])
-        try:
-            yield browser
-        finally:
-            browser.close()
+    browser = launch_chromium(
+        playwright, f"--host-resolver-rules=MAP {APP_HOST} 127.0.0.1, MAP {EVIL_HOST} 127.0.0.1")
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 def sign_in_at_provider(page: Page, username: str, password: str) -> None:
