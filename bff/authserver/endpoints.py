@@ -107,7 +107,8 @@ class IntrospectionEndpoint(TokenLookup, _IntrospectionEndpoint):
 
     def introspect_token(self, token: AccessToken | RefreshToken) -> dict[str, Any]:
         if isinstance(token, RefreshToken):
-            return {"active": True, "token_type": "refresh_token", "scope": token.scope,
+            # RFC 7662 2.2: token_type is an RFC 6749 5.1 access token type; none fits here.
+            return {"active": True, "scope": token.scope,
                     "client_id": token.client_id, "sub": token.sub, "iss": self.settings.issuer,
                     "exp": token.expires_at, "iat": token.issued_at}
         claims = token.claims

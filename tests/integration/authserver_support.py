@@ -21,6 +21,8 @@ from tests.support import BffProcess, free_port, start_bff
 
 BFF_SECRET = "test-bff-secret"
 SERVICE_SECRET = "test-service-secret"
+# Provider-generated secrets are often base64: '+', '/', '=' and, here, '%' and a space too.
+AWKWARD_SECRET = "a+b/c%d=e f"
 RESOURCE_SECRET = "test-resource-secret"
 TRUSTED_SECRET = "test-trusted-secret"
 OTHER_SECRET = "test-other-secret"
@@ -93,6 +95,13 @@ client_secret_hash = "{h(TRUSTED_SECRET)}"
 grant_types = ["password", "refresh_token"]
 trusted_first_party = true
 scopes = ["openid", "profile", "orders:read", "orders:write"]
+audience = "demo-api"
+
+[[clients]]
+client_id = "awkward service"
+client_secret_hash = "{h(AWKWARD_SECRET)}"
+grant_types = ["client_credentials"]
+scopes = ["orders:read"]
 audience = "demo-api"
 """
 

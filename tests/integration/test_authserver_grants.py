@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 
+from bff.oidc_rules import basic_authorization
 from tests.integration.authserver_support import (
+    AWKWARD_SECRET,
     BFF_SECRET,
     OTHER_SECRET,
     SERVICE_SECRET,
@@ -285,3 +289,28 @@ def test_concurrent_use_of_one_refresh_token_succeeds_once(server: AuthServer) -
     assert all(r.json().get("error") == "invalid_grant" for r in results if r.status_code != 200)
     # The losers were reuse of a rotated token, so the whole family is gone.
     assert_oauth_error(refresh(server.url, winners[0]["refresh_token"]), "invalid_grant")
+
+
+@pytest.mark.parametrize("auth", ["client_secret_basic", "client_secret_post"])
+def test_a_secret_with_reserved_characters_and_a_space_authenticates_rfc6749_2_3_1(
+        server: AuthServer, auth: str) -> None:
+    """RFC 6749 section 2.3.1 and Appendix B: a conforming client form-urlencodes the id and
+    the secret before base64 (openid-client does); Authlib decoded them with ``unquote``."""
+    data = {"grant_type": "client_credentials", "scope": "orders:read"}
+    headers = {}
+    if auth == "client_secret_basic":
+        headers["Authorization"] = basic_authorization("awkward service", AWKWARD_SECRET)
+    else:
+        data.update(client_id="awkward service", client_secret=AWKWARD_SECRET)
+    answer = requests.post(f"{server.url}/token", data=data, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["token_type"].lower() == "bearer"
+
+
+def test_a_basic_secret_read_without_form_decoding_is_refused(server: AuthServer) -> None:
+    """The raw encoding Authlib's client sends: the '+' would have to mean '+', but RFC 6749
+    says it is a space, so the secret does not match."""
+    raw = base64.b64encode(f"awkward%20service:{AWKWARD_SECRET}".encode()).decode()
+    answer = requests.post(f"{server.url}/token", headers={"Authorization": f"Basic {raw}"},
+                           data={"grant_type": "client_credentials"})
+    assert answer.status_code == 401
