@@ -24,7 +24,9 @@ def _authserver(args: argparse.Namespace) -> int:
         from bff.authserver.keys import rotate_keys
         from bff.authserver.settings import load_settings
 
-        print(f"new signing key: {rotate_keys(load_settings(args.config))}")
+        settings = load_settings(args.config)
+        print(f"published in the JWKS now, signing in {settings.key_publish_ahead} s: "
+              f"new signing key: {rotate_keys(settings)}")
         return 0
     from bff.authserver import serve
 

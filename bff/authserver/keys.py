@@ -1,9 +1,12 @@
 """Signing keys: created once, persisted as private JWK files, shared by every instance, rotated.
 
-Each key is one file ``<kid>.json`` (mode 0600) in ``key_dir``: ``{"created_at", "jwk"}``. The
-newest key signs. An older key stays published in the JWKS until everything it could have signed
-has expired (its successor's creation time plus the longest signed-token lifetime), then
-``rotate_keys`` deletes it. Creation and rotation hold an exclusive ``flock`` on ``key_dir/.lock``,
+Each key is one file ``<kid>.json`` (mode 0600) in ``key_dir``:
+``{"created_at", "activates_at", "jwk"}``. A rotated-in key is published ``key_publish_ahead``
+seconds before it signs anything, so a relying party that fetched the JWKS within its cache or
+cool-down (jose: 30 s) already knows it; the newest active key signs (the first key is active at
+once). An older key stays published until everything it could have signed has expired (its
+successor's activation plus the longest signed-token lifetime), then ``rotate_keys`` deletes it.
+Creation and rotation hold an exclusive ``flock`` on ``key_dir/.lock``,
 so processes started together agree on a single key; files appear by atomic rename, so readers
 never see half a key. Every process re-reads the directory when its mtime changes, which is how a
 ``bff authserver rotate-keys`` run reaches servers that are already running.
@@ -38,6 +41,7 @@ class StoredKey:
     kid: str
     alg: str
     created_at: int
+    activates_at: int
     private_jwk: dict[str, Any] = field(repr=False, compare=False)
     private_key: RSAKey | ECKey = field(repr=False, compare=False, init=False)
     public_jwk: dict[str, Any] = field(repr=False, compare=False, init=False)
@@ -67,14 +71,14 @@ class KeyStore:
         with _directory_lock(self._dir):
             keys = _read_keys(self._dir)
             if not keys or keys[-1].alg != self._settings.signing_alg:
-                _write_key(self._dir, _generate(self._settings.signing_alg))
+                _write_key(self._dir, _generate(self._settings.signing_alg), ahead=0)
         return self.signing_key()
 
-    def signing_key(self) -> StoredKey:
+    def signing_key(self, now: float | None = None) -> StoredKey:
         keys = self._current_keys()
         if not keys:
             raise RuntimeError(f"no signing key in {self._dir}")
-        return keys[-1]
+        return keys[_signing_index(keys, time.time() if now is None else now)]
 
 
     def published(self, now: float | None = None) -> tuple[StoredKey, ...]:
@@ -101,17 +105,21 @@ class KeyStore:
             return self._keys
 
 
+def _signing_index(keys: tuple[StoredKey, ...], now: float) -> int:
+    """The newest key already active; the oldest when none is (it is the first key)."""
+    active = [index for index, key in enumerate(keys) if key.activates_at <= now]
+    return active[-1] if active else 0
+
+
 def published_keys(keys: tuple[StoredKey, ...], settings: AuthServerSettings,
                    now: float | None = None) -> tuple[StoredKey, ...]:
-    """The signing key plus every older key whose signatures may still be unexpired."""
+    """Keys waiting to sign, the signing key, and every older key whose signatures may still
+    be unexpired."""
     now = time.time() if now is None else now
     keep = settings.max_signed_token_lifetime + RETIREMENT_LEEWAY
-    result = []
-    for index, key in enumerate(keys):
-        successor = keys[index + 1] if index + 1 < len(keys) else None
-        if successor is None or successor.created_at + keep > now:
-            result.append(key)
-    return tuple(result)
+    signing = _signing_index(keys, now) if keys else 0
+    return tuple(key for index, key in enumerate(keys)
+                 if index >= signing or keys[index + 1].activates_at + keep > now)
 
 
 def rotate_keys(settings: AuthServerSettings) -> str:
@@ -119,7 +127,8 @@ def rotate_keys(settings: AuthServerSettings) -> str:
     directory = Path(settings.key_dir)
     with _directory_lock(directory):
         keys = _read_keys(directory)
-        new_key = _write_key(directory, _generate(settings.signing_alg))
+        new_key = _write_key(directory, _generate(settings.signing_alg),
+                             ahead=settings.key_publish_ahead)
         keys = (*keys, new_key)
         kept = {key.kid for key in published_keys(keys, settings)}
         for key in keys:
@@ -135,7 +144,8 @@ def _generate(alg: str) -> StoredKey:
     else:
         key = RSAKey.generate_key(RSA_KEY_BITS, parameters, auto_kid=True)
     jwk = key.as_dict(private=True)
-    return StoredKey(kid=jwk["kid"], alg=alg, created_at=int(time.time()), private_jwk=jwk)
+    now = int(time.time())
+    return StoredKey(kid=jwk["kid"], alg=alg, created_at=now, activates_at=now, private_jwk=jwk)
 
 
 def _import(jwk: dict[str, Any]) -> RSAKey | ECKey:
@@ -154,16 +164,21 @@ def _read_keys(directory: Path) -> tuple[StoredKey, ...]:
         except (OSError, ValueError) as exc:
             raise RuntimeError(f"unreadable signing key file {path}: {exc}") from None
         jwk = data["jwk"]
-        keys.append(StoredKey(kid=jwk["kid"], alg=jwk["alg"], created_at=int(data["created_at"]),
+        created_at = int(data["created_at"])
+        keys.append(StoredKey(kid=jwk["kid"], alg=jwk["alg"], created_at=created_at,
+                              activates_at=int(data.get("activates_at", created_at)),
                               private_jwk=jwk))
     keys.sort(key=lambda k: (k.created_at, k.kid))
     return tuple(keys)
 
 
-def _write_key(directory: Path, key: StoredKey) -> StoredKey:
-    """Persist `key`, created strictly after every existing key so the newest one signs."""
+def _write_key(directory: Path, key: StoredKey, ahead: int) -> StoredKey:
+    """Persist `key`, created strictly after every existing key (that order decides which
+    active key is newest), signing ``ahead`` seconds from now."""
     created_at = max([key.created_at, *(k.created_at + 1 for k in _read_keys(directory))])
-    payload = json.dumps({"created_at": created_at, "jwk": key.private_jwk}).encode("utf-8")
+    activates_at = int(time.time()) + ahead
+    payload = json.dumps({"created_at": created_at, "activates_at": activates_at,
+                          "jwk": key.private_jwk}).encode("utf-8")
     temporary = directory / f".{key.kid}.tmp"
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -172,7 +187,8 @@ def _write_key(directory: Path, key: StoredKey) -> StoredKey:
     finally:
         os.close(fd)
     os.rename(temporary, directory / f"{key.kid}.json")
-    return StoredKey(kid=key.kid, alg=key.alg, created_at=created_at, private_jwk=key.private_jwk)
+    return StoredKey(kid=key.kid, alg=key.alg, created_at=created_at, activates_at=activates_at,
+                     private_jwk=key.private_jwk)
 
 
 @contextmanager

@@ -82,6 +82,7 @@ class AuthServerSettings:
     redis_url: str = DEFAULT_REDIS_URL
     key_dir: str = DEFAULT_KEY_DIR
     signing_alg: SigningAlg = "RS256"
+    key_publish_ahead: int = 300
     access_token_lifetime: int = 900
     id_token_lifetime: int = 3600
     refresh_token_lifetime: int = 30 * 24 * 3600
@@ -170,6 +171,9 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str],
         redis_url=str(redis_url),
         key_dir=str(key_dir),
         signing_alg=signing_alg,
+        key_publish_ahead=_non_negative_int(
+            env.get("BFF_AUTHSERVER_KEY_PUBLISH_AHEAD") or raw.get("key_publish_ahead", 300),
+            "key_publish_ahead"),
         access_token_lifetime=_positive_int(lifetime, "access_token_lifetime"),
         id_token_lifetime=_positive_int(raw.get("id_token_lifetime", 3600), "id_token_lifetime"),
         refresh_token_lifetime=_positive_int(raw.get("refresh_token_lifetime", 30 * 24 * 3600),
@@ -183,6 +187,16 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str],
         clients=clients,
         login=login,
     )
+
+
+def _non_negative_int(value: Any, name: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = -1
+    if number < 0:
+        raise SettingsError(f"{name} must be a whole number of seconds, 0 or more; got {value!r}")
+    return number
 
 
 def _check_issuer(issuer: str, source: str) -> str:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import jwt
@@ -30,9 +31,10 @@ from tests.integration.authserver_support import (
 from tests.support import ROOT, RedisServer
 
 
-def rotate(server: AuthServer, redis_url: str) -> str:
+def rotate(server: AuthServer, redis_url: str, publish_ahead: int = 0) -> str:
     """Run the real `bff authserver rotate-keys` against the server's config and key dir."""
-    env = authserver_env(redis_url, server.key_dir, server.url)
+    env = {**authserver_env(redis_url, server.key_dir, server.url),
+           "BFF_AUTHSERVER_KEY_PUBLISH_AHEAD": str(publish_ahead)}
     result = subprocess.run(
         [sys.executable, "-m", "bff.cli", "authserver", "rotate-keys", "--config",
          str(server.config_path)], env={**os.environ, **env}, cwd=ROOT,
@@ -52,9 +54,12 @@ def test_rotation_keeps_issued_tokens_valid_and_signs_with_the_new_key(
         before = tokens_for(server)
         old_kid = jwt.get_unverified_header(before["access_token"])["kid"]
 
-        new_kid = rotate(server, redis_server.url)
+        new_kid = rotate(server, redis_server.url, publish_ahead=2)
         assert new_kid != old_kid
         assert kids(server) == [new_kid, old_kid]
+        published_first = tokens_for(server)
+        assert jwt.get_unverified_header(published_first["access_token"])["kid"] == old_kid
+        time.sleep(2.5)
 
         after = tokens_for(server)
         assert jwt.get_unverified_header(after["access_token"])["kid"] == new_kid

@@ -11,7 +11,9 @@ from bff.authserver.settings import AuthServerSettings
 
 
 def settings_for(key_dir: Path, **overrides: object) -> AuthServerSettings:
-    return AuthServerSettings(issuer="http://localhost:8001", key_dir=str(key_dir), **overrides)
+    """Rotation takes effect at once unless a test asks for a pre-publication period."""
+    return AuthServerSettings(issuer="http://localhost:8001", key_dir=str(key_dir),
+                              **{"key_publish_ahead": 0, **overrides})
 
 
 def _start_one(key_dir: str, start: float, results: multiprocessing.Queue) -> None:
@@ -87,7 +89,7 @@ def test_old_key_is_retired_once_its_tokens_have_expired(tmp_path: Path) -> None
     old = store.ensure_signing_key()
     rotate_keys(settings)
     new = store.signing_key()
-    still_valid = new.created_at + settings.max_signed_token_lifetime
+    still_valid = new.activates_at + settings.max_signed_token_lifetime
     assert old in store.published(now=still_valid)
     assert store.published(now=still_valid + RETIREMENT_LEEWAY) == (new,)
 
@@ -104,12 +106,45 @@ def test_rotation_deletes_retired_key_files(tmp_path: Path) -> None:
     path = tmp_path / f"{old.kid}.json"
     data = json.loads(path.read_text())
     data["created_at"] -= 10 * settings.max_signed_token_lifetime
+    data["activates_at"] -= 10 * settings.max_signed_token_lifetime
     path.write_text(json.dumps(data))
     middle = rotate_keys(settings)
     middle_path = tmp_path / f"{middle}.json"
     data = json.loads(middle_path.read_text())
     data["created_at"] -= 5 * settings.max_signed_token_lifetime
+    data["activates_at"] -= 5 * settings.max_signed_token_lifetime
     middle_path.write_text(json.dumps(data))
     newest = rotate_keys(settings)
     assert not path.exists()
     assert {p.stem for p in tmp_path.glob("*.json")} == {middle, newest}
+
+
+def test_a_rotated_key_is_published_before_it_signs(tmp_path: Path) -> None:
+    """A relying party that fetched the JWKS just before the rotation (jose refetches at most
+    every 30 s) must already know the key that will sign next."""
+    settings = settings_for(tmp_path, key_publish_ahead=300)
+    store = KeyStore(settings)
+    old = store.ensure_signing_key()
+    new_kid = rotate_keys(settings)
+    assert store.signing_key().kid == old.kid
+    assert {k["kid"] for k in store.jwks()["keys"]} == {old.kid, new_kid}
+    later = time.time() + 301
+    assert store.signing_key(now=later).kid == new_kid
+    assert old in store.published(now=later)
+
+
+def test_the_old_key_retires_counting_from_its_successors_activation(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, key_publish_ahead=300)
+    store = KeyStore(settings)
+    old = store.ensure_signing_key()
+    rotate_keys(settings)
+    new = next(k for k in store.published() if k.kid != old.kid)
+    still_valid = new.activates_at + settings.max_signed_token_lifetime
+    assert old in store.published(now=still_valid)
+    assert store.published(now=still_valid + RETIREMENT_LEEWAY) == (new,)
+
+
+def test_the_first_key_signs_at_once(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, key_publish_ahead=300)
+    key = KeyStore(settings).ensure_signing_key()
+    assert KeyStore(settings).signing_key().kid == key.kid
