@@ -200,8 +200,11 @@ class OidcClient:
         meta = self.metadata()
         try:
             with self._session() as client:
+                # No scope (RFC 6749 section 6: the grant's own scope is kept). Authlib would
+                # send the login's scope, which oidc-provider refuses as invalid_scope when
+                # a resource-bound grant does not hold every scope asked at login.
                 token = client.refresh_token(
-                    meta.token_endpoint, refresh_token=refresh_token,
+                    meta.token_endpoint, refresh_token=refresh_token, scope=None,
                     timeout=self._settings.provider_timeout,
                 )
         except OAuthError as exc:

@@ -1,0 +1,53 @@
+// panva's oidc-provider with its own defaults, configured only where a relying party must be:
+// one confidential client (the BFF), its dev login and consent pages, refresh tokens (rotated),
+// revocation, introspection, RP-initiated logout and JWT access tokens for one resource server.
+// Usage: node server.mjs PORT BFF_URL CLIENT_SECRET RESOURCE
+import Provider from 'oidc-provider';
+
+const [port, bffUrl, clientSecret, resource] = process.argv.slice(2);
+const issuer = `http://localhost:${port}`;
+
+const provider = new Provider(issuer, {
+  clients: [{
+    client_id: 'bff-interop',
+    client_secret: clientSecret,
+    redirect_uris: [`${bffUrl}/bff/callback`],
+    post_logout_redirect_uris: [`${bffUrl}/`],
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'client_secret_basic',
+  }],
+  claims: { openid: ['sub'], profile: ['name'], email: ['email', 'email_verified'] },
+  scopes: ['openid', 'profile', 'email', 'offline_access', 'orders:read'],
+  async findAccount(ctx, id) {
+    return {
+      accountId: id,
+      async claims() {
+        return { sub: id, name: 'Alice Liddell', email: `${id}@example.test`, email_verified: true };
+      },
+    };
+  },
+  features: {
+    devInteractions: { enabled: true },
+    revocation: { enabled: true },
+    introspection: { enabled: true },
+    rpInitiatedLogout: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: () => resource,
+      useGrantedResource: () => true,
+      getResourceServerInfo: () => ({
+        scope: 'orders:read', audience: resource, accessTokenFormat: 'jwt',
+        accessTokenTTL: 120,
+      }),
+    },
+  },
+  issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+  rotateRefreshToken: true,
+  ttl: { AccessToken: 120, IdToken: 300, RefreshToken: 3600, Grant: 3600, Session: 3600 },
+  cookies: { keys: ['interop-only-not-secret'] },
+});
+
+provider.listen(Number(port), '127.0.0.1', () => {
+  process.stdout.write(`oidc-provider listening on ${issuer}\n`);
+});
