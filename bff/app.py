@@ -15,10 +15,10 @@ from bff.responses import (
     store_outage_response,
     unexpected_error_response,
 )
-from bff.routing import RouteTable
 from bff.runtime import Runtime
+from bff.sansio.proxy_rules import RouteTable
+from bff.sansio.security import BASE_HEADERS
 from bff.sealing import Sealer
-from bff.security import BASE_HEADERS
 from bff.sessions import SessionStore
 from bff.settings import Settings, load_settings
 from bff.store import OUTAGE_ERRORS, RedisOptions, connect

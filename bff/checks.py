@@ -14,9 +14,10 @@ import requests
 
 from bff.errors import BffError
 from bff.oidc import OidcClient
-from bff.routing import RouteTable
+from bff.sansio.proxy_rules import RouteTable
+from bff.sansio.redis_url import parse_redis_url
 from bff.settings import Settings, SettingsError, load_settings
-from bff.store import RedisOptions, connect, describe_deployment, parse_redis_url
+from bff.store import RedisOptions, connect, describe_deployment
 
 
 @dataclass(frozen=True)

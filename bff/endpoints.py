@@ -13,7 +13,7 @@ from flask import Blueprint, Response, jsonify, redirect, request
 from bff.errors import BadRequest, CsrfRejected, LoginFailed, LoginRequired
 from bff.logins import PendingLogin, binding_digest, minted_binding, new_binding
 from bff.runtime import current_session, runtime
-from bff.security import csrf_problem, is_cross_site_navigation, is_safe_return_url
+from bff.sansio.security import csrf_problem, is_cross_site_navigation, is_safe_return_url
 from bff.sessions import Session, clear_session_cookie, set_session_cookie
 from bff.store import store_errors
 from bff.tokens import token_set

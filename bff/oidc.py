@@ -23,7 +23,7 @@ from authlib.integrations.requests_client import OAuth2Session
 
 from bff import metrics
 from bff.errors import LoginFailed, ProviderUnavailable
-from bff.oidc_rules import (
+from bff.sansio.oidc_rules import (
     NoUsableClientAuth,
     authorization_server_metadata_urls,
     basic_authorization,

@@ -1,8 +1,9 @@
 """The streaming reverse proxy behind /api.
 
-The decisions (which route, is this path safe, which headers cross) live in ``bff.routing``;
-``Proxy`` and the view do the I/O: a pooled urllib3 client streams both bodies chunk by
-chunk, so memory stays flat whatever the size and Server-Sent Events pass through as written.
+The decisions (which route, is this path safe, which headers cross) live in
+``bff.sansio.proxy_rules``; ``Proxy`` and the view do the I/O: a pooled urllib3 client streams
+both bodies chunk by chunk, so memory stays flat whatever the size and Server-Sent Events pass
+through as written.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from bff.errors import (
     UpstreamUnavailable,
 )
 from bff.responses import error_response, http_error_response
-from bff.routing import (
+from bff.runtime import current_session, runtime
+from bff.sansio.proxy_rules import (
     IDEMPOTENT,
     REQUEST_ID,
     Forwarding,
@@ -41,8 +43,7 @@ from bff.routing import (
     raw_request_path,
     upstream_headers,
 )
-from bff.runtime import current_session, runtime
-from bff.security import csrf_problem
+from bff.sansio.security import csrf_problem
 from bff.sessions import Session
 from bff.settings import HTTP_METHODS, Route
 

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from bff.logins import PendingLogins
     from bff.oidc import OidcClient
     from bff.proxy import Proxy
-    from bff.routing import RouteTable
+    from bff.sansio.proxy_rules import RouteTable
     from bff.sealing import Sealer
     from bff.sessions import Session, SessionStore
     from bff.settings import Settings

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from bff.store import RedisUrlError, parse_redis_url
+from bff.sansio.redis_url import RedisUrlError, parse_redis_url
 
 log = logging.getLogger(__name__)
 

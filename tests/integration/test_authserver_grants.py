@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from bff.oidc_rules import basic_authorization
+from bff.sansio.oidc_rules import basic_authorization
 from tests.integration.authserver_support import (
     AWKWARD_SECRET,
     BFF_SECRET,

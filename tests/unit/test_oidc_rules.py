@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bff.oidc_rules import (
+from bff.sansio.oidc_rules import (
     NoUsableClientAuth,
     authorization_server_metadata_urls,
     basic_authorization,

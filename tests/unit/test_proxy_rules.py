@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bff.errors import PathRejected
-from bff.routing import (
+from bff.sansio.proxy_rules import (
     REQUEST_HEADER_ALLOW_LIST,
     Forwarding,
     RouteTable,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bff.security import csrf_problem, is_cross_site_navigation, is_safe_return_url
+from bff.sansio.security import csrf_problem, is_cross_site_navigation, is_safe_return_url
 
 ORIGIN = "https://app.example"
 

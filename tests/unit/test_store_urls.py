@@ -8,15 +8,13 @@ import redis
 from redis.sentinel import SentinelConnectionPool
 
 from bff.errors import SessionStoreUnavailable
+from bff.sansio.redis_url import RedisTarget, RedisUrlError, parse_redis_url
 from bff.settings import SettingsError, build_settings, generate_secret_key
 from bff.store import (
     OUTAGE_ERRORS,
     RedisOptions,
-    RedisTarget,
-    RedisUrlError,
     as_unavailable,
     connect,
-    parse_redis_url,
     store_errors,
 )
 
