@@ -1,11 +1,10 @@
 """Every error the BFF shows to a browser or an API caller.
 
-One tree, each class knowing its OAuth-style ``error`` code and HTTP status; ``bff.endpoints``
+One tree, each class knowing its OAuth-style ``error`` code and HTTP status; ``bff.responses``
 turns any of them into JSON (XHR and API calls) or a readable page (navigations)::
 
     BffError
     ├── BadRequest (400 invalid_request)
-    │   ├── UnsafeReturnUrl (400 invalid_return_url)
     │   └── PathRejected (400 invalid_path)
     ├── LoginRequired (401 login_required)
     ├── Forbidden (403 access_denied)
@@ -43,11 +42,6 @@ class BadRequest(BffError):
     code = "invalid_request"
     status = 400
     title = "The request is not valid"
-
-
-class UnsafeReturnUrl(BadRequest):
-    code = "invalid_return_url"
-    title = "The return address is not allowed"
 
 
 class PathRejected(BadRequest):

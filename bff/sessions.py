@@ -24,6 +24,7 @@ from typing import Any
 import redis
 from flask import Response
 
+from bff import metrics
 from bff.sealing import Sealer, SealError
 from bff.settings import Settings
 from bff.store import store_errors
@@ -187,6 +188,7 @@ class SessionStore:
                 pipe.wait(self._wait_replicas, self._wait_timeout_ms)
                 written, acknowledged = pipe.execute()
                 if written == 1 and acknowledged < self._wait_replicas:
+                    metrics.REDIS_ERRORS.labels(kind="replica_ack_missing").inc()
                     log.warning("rotated tokens reached %d of %d replicas within %d ms",
                                 acknowledged, self._wait_replicas, self._wait_timeout_ms)
         return updated if written == 1 else None

@@ -87,3 +87,5 @@ def test_silent_replica_delays_but_does_not_fail_the_refresh(
     refreshed = stack.session(browser)
     assert refreshed is not None and refreshed.version == session.version + 2
     assert "reached 0 of 1 replicas" in stack.demo.process.log()
+    metrics = requests.get(f"{stack.bff_url}/metrics").text
+    assert 'bff_redis_errors_total{kind="replica_ack_missing"} 1.0' in metrics
