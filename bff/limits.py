@@ -98,6 +98,10 @@ class Verdict:
 
 
 class Limits:
+    """Abuse limits kept in Redis so they hold across instances: logins per client address per
+    minute, and logins in flight per browser. The address is the direct peer, or the client a
+    trusted proxy names; a limit of 0 is off."""
+
     def __init__(self, client: redis.Redis, settings: Settings) -> None:
         self._redis = client
         self._per_minute = settings.login_rate_limit

@@ -62,6 +62,10 @@ def _key(state: str) -> str:
 
 
 class PendingLogins:
+    """Logins between /bff/login and /bff/callback, one record per ``state``: single-use
+    (``GETDEL``), expiring by themselves, bound to the browser's binding, nonce and verifier
+    sealed."""
+
     def __init__(self, client: redis.Redis, sealer: Sealer, timeout: int) -> None:
         self._redis = client
         self._sealer = sealer

@@ -80,6 +80,12 @@ class LoginRequest:
 
 
 class OidcClient:
+    """The BFF as an OIDC relying party and confidential client of one provider: discovery (OIDC
+    and RFC 8414, cached), the authorize URL (PKCE S256, state, nonce), code exchange, ID-token
+    validation with an asymmetric allow-list, userinfo, refresh, revocation and end-session. It
+    turns the provider's answers into ``LoginFailed``, ``RefreshRejected`` (the session is dead)
+    or ``ProviderUnavailable`` (transient: the session lives on)."""
+
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._http = requests.Session()

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Runtime:
+    """The long-lived parts of one BFF process, built by ``create_app`` and shared by every
+    request: settings, the session store, the OIDC client, the token manager, the route table,
+    the upstream connection pools, pending logins and the sealer."""
+
     settings: Settings
     store: SessionStore
     oidc: OidcClient

@@ -23,6 +23,9 @@ class SealError(ValueError):
 
 
 class Sealer:
+    """AES-256-GCM with every configured key: the first seals, all open, so keys rotate without
+    logging anyone out; the context (session handle and purpose) is the associated data."""
+
     def __init__(self, keys: tuple[SecretKey, ...]) -> None:
         if not keys:
             raise ValueError("at least one key is needed")

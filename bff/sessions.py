@@ -103,6 +103,12 @@ def index_key(kind: str, value: str) -> str:
 
 
 class SessionStore:
+    """Sessions in Redis, one sealed record per session, keyed by the SHA-256 of the cookie value
+    (a Redis dump holds no usable cookie). Guarantees: reads slide the idle timeout and read in
+    one ``GETEX``; writes are compare-and-set on a version, so a stale writer never overwrites a
+    rotated refresh token; records expire by themselves (idle and absolute); a sub/sid index
+    finds a user's sessions without scanning the keyspace."""
+
     def __init__(self, client: redis.Redis, sealer: Sealer, settings: Settings) -> None:
         self._redis = client
         self._sealer = sealer

@@ -73,6 +73,10 @@ class Route:
 
 @dataclass(frozen=True)
 class Settings:
+    """Everything one BFF process is configured with, validated once at start-up (``bff
+    check-config`` builds the same thing), so a bad value stops the process with a message
+    instead of failing at the first request. Frozen: nothing changes it while serving."""
+
     base_url: str
     issuer: str
     client_id: str

@@ -101,6 +101,12 @@ class RedisLock:
 
 
 class TokenManager:
+    """A valid access token for a session, and the BFF's own client-credentials token. The hot
+    path does no I/O; a due token is refreshed once per session across threads, processes and
+    instances (a Redis lock with a renewed lease; waiters re-read the record afterwards), a
+    rotated refresh token is never lost (grace record, compare-and-set), and only
+    ``invalid_grant`` ends a session."""
+
     def __init__(self, store: SessionStore, oidc: OidcClient, settings: Settings,
                  sealer: Sealer) -> None:
         self._store = store
