@@ -30,7 +30,7 @@ def _plain_logs(app: Flask) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
 
 
-# Every secret pattern of bff.observability's redaction contains one of these, lower-cased; a line
+# Every secret pattern of bff.logs's redaction contains one of these, lower-cased; a line
 # with none of them cannot match, so the regular expression need not run over it.
 SECRET_HINTS = ("eyj", "token", "code", "secret", "password", "bearer", "basic", "bff=",
                 "bff_login=")
@@ -38,10 +38,10 @@ SECRET_HINTS = ("eyj", "token", "code", "secret", "password", "bearer", "basic",
 
 def _fast_redact(app: Flask) -> None:
     """Redaction that skips its regular expression when no secret pattern can match: the change
-    proposed for ``bff.observability.redact``."""
-    from bff import observability
+    proposed for ``bff.logs.redact``."""
+    from bff import logs
 
-    full = observability.redact
+    full = logs.redact
 
     def redact(text: str) -> str:
         lowered = text.lower()
@@ -49,7 +49,7 @@ def _fast_redact(app: Flask) -> None:
             return text
         return full(text)
 
-    observability.redact = redact
+    logs.redact = redact
 
 
 class _NotProxied(logging.Filter):

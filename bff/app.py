@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from bff import endpoints, frontend, limits, observability, proxy
+from bff import endpoints, frontend, health, limits, proxy
 from bff.errors import BffError
 from bff.logins import PendingLogins
 from bff.oidc import OidcClient
@@ -30,7 +30,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = None
-    observability.install(app, settings)
+    health.install(app, settings)
     sealer = Sealer(settings.secret_keys)
     client = connect(settings.redis_url, RedisOptions(
         max_connections=settings.redis_max_connections, socket_timeout=settings.redis_timeout,
@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         oidc=oidc,
         tokens=TokenManager(store, oidc, settings, sealer),
         routes=RouteTable(settings.routes),
-        proxy=observability.MeasuredProxy(),
+        proxy=proxy.Proxy(),
         logins=PendingLogins(client, sealer, settings.login_timeout),
         sealer=sealer,
     )

@@ -23,6 +23,7 @@ from flask import current_app, request
 
 from bff import metrics
 from bff.errors import TooManyRequests
+from bff.sansio.proxy_rules import is_trusted
 from bff.settings import IPNetwork, Settings
 from bff.store import store_errors
 
@@ -71,22 +72,15 @@ def client_address(peer: str, forwarded_for: str, trusted: tuple[IPNetwork, ...]
     peer that is not a trusted proxy is local tooling or a reverse proxy nobody declared: counting
     it would put every user behind one counter, so it is not counted (set trusted_proxies).
     """
-    def parse(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    if not is_trusted(peer, trusted):
         try:
-            return ipaddress.ip_address(text)
+            loopback = ipaddress.ip_address(peer).is_loopback
         except ValueError:
-            return None
-
-    def is_trusted(text: str) -> bool:
-        address = parse(text)
-        return address is not None and any(address in network for network in trusted)
-
-    if not is_trusted(peer):
-        address = parse(peer)
-        return None if address is not None and address.is_loopback else peer
+            loopback = False
+        return None if loopback else peer
     hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
     for hop in reversed(hops):
-        if not is_trusted(hop):
+        if not is_trusted(hop, trusted):
             return hop
     return None
 

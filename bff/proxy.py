@@ -14,10 +14,11 @@ import time
 from collections.abc import Iterator
 
 import urllib3
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, g, request
 from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
 from werkzeug.exceptions import MethodNotAllowed as MethodOutsideRules
 
+from bff import metrics
 from bff.errors import (
     BffError,
     CsrfRejected,
@@ -58,6 +59,9 @@ class Proxy:
 
     def send(self, route: Route, method: str, url: str, headers: dict[str, str],
              body: Iterator[bytes] | None) -> urllib3.BaseHTTPResponse:
+        """The upstream's response, headers read and body not; timed until then per route."""
+        started = time.perf_counter()
+        outcome = "error"
         try:
             response = self._pool.urlopen(
                 method, url, body=body, headers=headers,
@@ -65,12 +69,19 @@ class Proxy:
                 preload_content=False, decode_content=False, redirect=False,
                 timeout=urllib3.Timeout(connect=route.connect_timeout, read=route.read_timeout),
             )
+            outcome = "answered"
         except NewConnectionError as exc:  # a subclass of the timeout below, kept for compat
+            outcome = "unreachable"
             raise UpstreamUnavailable(f"The API at {route.prefix} cannot be reached.") from exc
         except TimeoutError as exc:
+            outcome = "timeout"
             raise UpstreamTimeout(f"The API at {route.prefix} did not answer in time.") from exc
         except HTTPError as exc:
+            outcome = "unreachable"
             raise UpstreamUnavailable(f"The API at {route.prefix} cannot be reached.") from exc
+        finally:
+            metrics.UPSTREAM_SECONDS.labels(route=route.prefix, outcome=outcome).observe(
+                time.perf_counter() - started)
         if "close" in connection_listed(response.headers.get("Connection", "")):
             _not_reusable(response)
         return response
@@ -223,7 +234,7 @@ def _forward(entry: AuditEntry) -> Response:
     if match is None:
         raise NotFound(f"No API route serves {request.path}.")
     route = match.route
-    entry.route = route.prefix
+    entry.route = g.route_prefix = route.prefix
     if request.method not in route.methods:
         raise _method_refused(route)
     remainder = match.remainder

@@ -18,7 +18,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from bff.observability import ClosingBody
+from bff.logs import ClosingBody
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bff.observability import JsonFormatter, RedactingFilter, RedactingFormatter, redact
+from bff.logs import JsonFormatter, RedactingFilter, RedactingFormatter, redact
 
 JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
 
