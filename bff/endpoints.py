@@ -13,10 +13,11 @@ from flask import Blueprint, Response, jsonify, redirect, request
 from bff.errors import BadRequest, CsrfRejected, LoginFailed, LoginRequired
 from bff.logins import PendingLogin, binding_digest, minted_binding, new_binding
 from bff.runtime import current_session, runtime
+from bff.sansio.oidc_rules import authorization_response_problem
+from bff.sansio.refresh import token_set
 from bff.sansio.security import csrf_problem, is_cross_site_navigation, is_safe_return_url
 from bff.sessions import Session, clear_session_cookie, set_session_cookie
 from bff.store import store_errors
-from bff.tokens import token_set
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("bff", __name__, url_prefix="/bff")
@@ -79,11 +80,10 @@ def callback() -> Response:
             "Please start again."
         )
     meta = rt.oidc.metadata()
-    issuer = request.args.get("iss")
-    if issuer is not None and issuer != meta.issuer:
-        raise LoginFailed("The login response comes from another issuer (mix-up refused).")
-    if issuer is None and meta.iss_parameter_supported:
-        raise LoginFailed("The login response lacks the issuer its provider promises to send.")
+    problem = authorization_response_problem(request.args.get("iss"), meta.issuer,
+                                             meta.iss_parameter_supported)
+    if problem:
+        raise LoginFailed(problem)
     error = request.args.get("error")
     if error:
         if error in SILENT_LOGIN_ERRORS:

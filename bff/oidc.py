@@ -28,8 +28,11 @@ from bff.sansio.oidc_rules import (
     authorization_server_metadata_urls,
     basic_authorization,
     choose_client_auth,
+    id_token_problem,
+    logout_token_problem,
     needs_userinfo,
 )
+from bff.sansio.refresh import TokenResponse
 from bff.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -57,16 +60,6 @@ class ProviderMetadata:
     id_token_algorithms: tuple[str, ...]
     userinfo_endpoint: str | None = None
     client_auth: str = "client_secret_basic"
-
-
-@dataclass(frozen=True)
-class TokenResponse:
-    access_token: str
-    refresh_token: str | None
-    id_token: str | None
-    expires_in: int
-    scope: tuple[str, ...]
-    id_claims: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -338,13 +331,9 @@ class OidcClient:
             raise ProviderUnavailable("The identity provider's keys could not be read.") from exc
         except jwt.PyJWTError as exc:
             raise LoginFailed(f"The identity provider's ID token is not valid: {exc}") from exc
-        audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
-        if len(audiences) > 1 and claims.get("azp") != self._settings.client_id:
-            raise LoginFailed("The ID token names other audiences without us as azp.")
-        if "azp" in claims and claims["azp"] != self._settings.client_id:
-            raise LoginFailed("The ID token was issued to another client (azp).")
-        if nonce is not None and claims.get("nonce") != nonce:
-            raise LoginFailed("The ID token's nonce does not match this login.")
+        problem = id_token_problem(claims, self._settings.client_id, nonce)
+        if problem:
+            raise LoginFailed(problem)
         return claims
 
     def validate_logout_token(self, logout_token: str) -> dict[str, Any]:
@@ -364,15 +353,10 @@ class OidcClient:
             raise ProviderUnavailable("The identity provider's keys could not be read.") from exc
         except jwt.PyJWTError as exc:
             raise LoginFailed(f"The logout token is not valid: {exc}") from exc
-        events = claims.get("events")
-        if not isinstance(events, dict) or BACKCHANNEL_EVENT not in events:
-            raise LoginFailed("The logout token carries no back-channel logout event.")
-        if "nonce" in claims:
-            raise LoginFailed("A logout token must not carry a nonce.")
-        if not claims.get("sid") and not claims.get("sub"):
-            raise LoginFailed("The logout token names neither a sid nor a sub.")
-        if abs(time.time() - float(claims["iat"])) > LOGOUT_TOKEN_MAX_AGE:
-            raise LoginFailed("The logout token is too old.")
+        problem = logout_token_problem(claims, time.time(), LOGOUT_TOKEN_MAX_AGE,
+                                       BACKCHANNEL_EVENT)
+        if problem:
+            raise LoginFailed(problem)
         return claims
 
     def end_session_url(self, post_logout_redirect_uri: str, logout_hint: str | None

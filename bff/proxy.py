@@ -38,6 +38,7 @@ from bff.sansio.proxy_rules import (
     REQUEST_ID,
     Forwarding,
     connection_listed,
+    credential_plan,
     downstream_headers,
     is_invalid_token,
     is_trusted,
@@ -277,17 +278,16 @@ def _forward(entry: AuditEntry) -> Response:
 def _credentials(route: Route) -> tuple[Session | None, str | None]:
     """The session (when the route's token type needs one) and the bearer to attach."""
     rt = runtime()
-    if route.token == "none":
+    session = None if route.token in ("none", "client") else current_session()
+    plan = credential_plan(route.token, None if route.token in ("none", "client")
+                           else session is not None)
+    if plan == "login_required":
+        raise LoginRequired("You are not logged in, or your session has ended.")
+    if plan == "none":
         return None, None
-    if route.token == "client":
+    if plan == "client":
         return None, rt.tokens.client_token()
-    session = current_session()
-    if session is None:
-        if route.token == "user":
-            raise LoginRequired("You are not logged in, or your session has ended.")
-        if route.token == "user-or-none":
-            return None, None
-        return None, rt.tokens.client_token()
+    assert session is not None
     missing = [s for s in route.scopes if s not in session.tokens.scope]
     if missing:
         raise InsufficientScope(f"This requires the scope {' '.join(missing)}.")

@@ -25,6 +25,7 @@ import redis
 from flask import Response
 
 from bff import metrics
+from bff.sansio.refresh import TokenSet
 from bff.sealing import Sealer, SealError
 from bff.settings import Settings
 from bff.store import store_errors
@@ -42,22 +43,6 @@ if tonumber(cjson.decode(current)['v']) ~= tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 """
-
-
-@dataclass(frozen=True)
-class TokenSet:
-    """What a session needs to call APIs. The ID token is not kept: it is validated at login,
-    its claims are copied into the session, and nothing later needs it (logout uses the
-    provider's ``sid`` as ``logout_hint``), so it is one token fewer at rest."""
-
-    access_token: str
-    refresh_token: str | None
-    access_expires_at: float
-    access_issued_at: float
-    scope: tuple[str, ...]
-
-    def __repr__(self) -> str:
-        return f"TokenSet(access_expires_at={self.access_expires_at}, scope={self.scope})"
 
 
 @dataclass(frozen=True)

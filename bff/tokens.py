@@ -21,9 +21,10 @@ import redis
 
 from bff import metrics
 from bff.errors import LoginRequired, ProviderUnavailable
-from bff.oidc import OidcClient, RefreshRejected, TokenResponse
+from bff.oidc import OidcClient, RefreshRejected
+from bff.sansio.refresh import TokenResponse, TokenSet, is_refresh_due, token_set
 from bff.sealing import Sealer
-from bff.sessions import Session, SessionStore, TokenSet, lock_key
+from bff.sessions import Session, SessionStore, lock_key
 from bff.settings import Settings
 from bff.store import store_errors
 
@@ -43,24 +44,6 @@ _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
 """
-
-
-def is_refresh_due(tokens: TokenSet, now: float, skew: int) -> bool:
-    """Due within ``skew`` seconds of expiry; a skew longer than half the token's lifetime is
-    capped so that a long skew cannot cause a refresh on every request."""
-    lifetime = max(tokens.access_expires_at - tokens.access_issued_at, 0.0)
-    return now >= tokens.access_expires_at - min(float(skew), lifetime / 2)
-
-
-def token_set(response: TokenResponse, previous: TokenSet | None, now: float) -> TokenSet:
-    """Providers may omit a rotated refresh token: keep the one we had then."""
-    return TokenSet(
-        access_token=response.access_token,
-        refresh_token=response.refresh_token or (previous.refresh_token if previous else None),
-        access_expires_at=now + response.expires_in,
-        access_issued_at=now,
-        scope=response.scope or (previous.scope if previous else ()),
-    )
 
 
 class RedisLock:

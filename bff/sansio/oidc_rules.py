@@ -71,3 +71,45 @@ def needs_userinfo(mode: str, scopes: Iterable[str], id_claims: Mapping[str, Any
         if promised and not any(claim in id_claims for claim in promised):
             return True
     return False
+
+
+def id_token_problem(claims: Mapping[str, Any], client_id: str, nonce: str | None
+                     ) -> str | None:
+    """What OIDC Core 3.1.3.7 still asks of an ID token whose signature, ``iss``, ``aud`` and
+    times PyJWT checked: several audiences need us as ``azp``, ``azp`` must be us, and the
+    nonce must be this login's (none is asked of a refreshed one, section 12.2)."""
+    audience = claims.get("aud")
+    audiences = audience if isinstance(audience, list) else [audience]
+    if len(audiences) > 1 and claims.get("azp") != client_id:
+        return "The ID token names other audiences without us as azp."
+    if "azp" in claims and claims["azp"] != client_id:
+        return "The ID token was issued to another client (azp)."
+    if nonce is not None and claims.get("nonce") != nonce:
+        return "The ID token's nonce does not match this login."
+    return None
+
+
+def logout_token_problem(claims: Mapping[str, Any], now: float, max_age: float,
+                         event: str) -> str | None:
+    """OIDC Back-Channel Logout 1.0 section 2.6, beyond the signature and standard claims."""
+    events = claims.get("events")
+    if not isinstance(events, dict) or event not in events:
+        return "The logout token carries no back-channel logout event."
+    if "nonce" in claims:
+        return "A logout token must not carry a nonce."
+    if not claims.get("sid") and not claims.get("sub"):
+        return "The logout token names neither a sid nor a sub."
+    if abs(now - float(claims["iat"])) > max_age:
+        return "The logout token is too old."
+    return None
+
+
+def authorization_response_problem(issuer_param: str | None, issuer: str,
+                                   issuer_promised: bool) -> str | None:
+    """RFC 9207: an ``iss`` in the authorization response must be our provider's (mix-up), and
+    a provider that promises to send it must have sent it."""
+    if issuer_param is not None and issuer_param != issuer:
+        return "The login response comes from another issuer (mix-up refused)."
+    if issuer_param is None and issuer_promised:
+        return "The login response lacks the issuer its provider promises to send."
+    return None

@@ -300,3 +300,15 @@ def private_caching(cache_control: str | None, vary: str | None) -> list[tuple[s
 
 def is_invalid_token(status: int, www_authenticate: str) -> bool:
     return status == 401 and bool(INVALID_TOKEN.search(www_authenticate))
+
+
+def credential_plan(token_type: str, has_session: bool | None) -> str:
+    """Which credential a route's upstream gets: ``none``, ``client`` (client credentials),
+    ``user`` (the session's token) or ``login_required``. ``has_session`` is None when the
+    session was not read, which only ``none`` and ``client`` routes allow."""
+    if token_type in ("none", "client"):
+        return token_type
+    if has_session:
+        return "user"
+    return {"user": "login_required", "user-or-none": "none",
+            "user-or-client": "client"}[token_type]

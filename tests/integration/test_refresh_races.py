@@ -13,10 +13,11 @@ import redis
 
 from bff.errors import LoginRequired, ProviderUnavailable
 from bff.oidc import OidcClient
+from bff.sansio.refresh import token_set
 from bff.sealing import Sealer
 from bff.sessions import Session, SessionStore, TokenSet, lock_key
 from bff.settings import build_settings, generate_secret_key
-from bff.tokens import RedisLock, TokenManager, token_set
+from bff.tokens import RedisLock, TokenManager
 from tests.integration.fake_provider import CLIENT_ID, FakeProvider
 from tests.integration.session_support import wait_until
 from tests.support import RedisServer

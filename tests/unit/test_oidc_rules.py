@@ -11,9 +11,12 @@ from hypothesis import strategies as st
 
 from bff.sansio.oidc_rules import (
     NoUsableClientAuth,
+    authorization_response_problem,
     authorization_server_metadata_urls,
     basic_authorization,
     choose_client_auth,
+    id_token_problem,
+    logout_token_problem,
     needs_userinfo,
 )
 
@@ -82,3 +85,41 @@ WANTED = ("sub", "name", "email", "preferred_username")
 def test_userinfo_is_asked_when_a_requested_scope_brought_none_of_its_claims(
         mode: str, claims: dict[str, str], needed: bool) -> None:
     assert needs_userinfo(mode, ("openid", "profile", "email"), claims, WANTED) is needed
+
+
+BACKCHANNEL = "http://schemas.openid.net/event/backchannel-logout"
+
+
+@pytest.mark.parametrize(("claims", "nonce", "problem"), [
+    ({"aud": "bff"}, None, None),
+    ({"aud": ["bff", "other"], "azp": "bff"}, None, None),
+    ({"aud": ["bff", "other"]}, None, "other audiences"),
+    ({"aud": "bff", "azp": "other"}, None, "another client"),
+    ({"aud": "bff", "nonce": "n1"}, "n2", "nonce"),
+    ({"aud": "bff", "nonce": "n1"}, "n1", None),
+])
+def test_id_token_claims_beyond_the_signature(claims: dict[str, object], nonce: str | None,
+                                              problem: str | None) -> None:
+    found = id_token_problem(claims, "bff", nonce)
+    assert (found is None) if problem is None else (problem in (found or ""))
+
+
+@pytest.mark.parametrize(("claims", "problem"), [
+    ({"events": {BACKCHANNEL: {}}, "sid": "s", "iat": 1000}, None),
+    ({"events": {}, "sid": "s", "iat": 1000}, "no back-channel logout event"),
+    ({"events": {BACKCHANNEL: {}}, "sid": "s", "iat": 1000, "nonce": "n"}, "nonce"),
+    ({"events": {BACKCHANNEL: {}}, "iat": 1000}, "neither a sid nor a sub"),
+    ({"events": {BACKCHANNEL: {}}, "sub": "a", "iat": 500}, "too old"),
+])
+def test_logout_token_claims(claims: dict[str, object], problem: str | None) -> None:
+    found = logout_token_problem(claims, now=1000, max_age=300, event=BACKCHANNEL)
+    assert (found is None) if problem is None else (problem in (found or ""))
+
+
+@pytest.mark.parametrize(("iss", "promised", "refused"), [
+    ("https://op", True, False), (None, False, False), ("https://evil", False, True),
+    (None, True, True), ("https://op/", True, True),
+])
+def test_the_authorization_response_issuer_rfc9207(iss: str | None, promised: bool,
+                                                   refused: bool) -> None:
+    assert (authorization_response_problem(iss, "https://op", promised) is not None) is refused

@@ -14,6 +14,7 @@ from bff.sansio.proxy_rules import (
     Forwarding,
     RouteTable,
     canonical_path,
+    credential_plan,
     downstream_headers,
     header_key,
     is_trusted,
@@ -359,3 +360,14 @@ def test_an_answer_no_credential_chose_keeps_the_upstreams_caching() -> None:
     upstream = urllib3.HTTPHeaderDict({"Cache-Control": "public, max-age=600"})
     assert dict(downstream_headers(upstream, credentialed=False)) == {
         "Cache-Control": "public, max-age=600"}
+
+
+@pytest.mark.parametrize(("token_type", "has_session", "plan"), [
+    ("none", None, "none"), ("client", None, "client"),
+    ("user", True, "user"), ("user", False, "login_required"),
+    ("user-or-none", True, "user"), ("user-or-none", False, "none"),
+    ("user-or-client", True, "user"), ("user-or-client", False, "client"),
+])
+def test_the_credential_each_token_type_sends(token_type: str, has_session: bool | None,
+                                              plan: str) -> None:
+    assert credential_plan(token_type, has_session) == plan

@@ -3,9 +3,7 @@ the session must keep the one it has rather than lose it."""
 
 from __future__ import annotations
 
-from bff.oidc import TokenResponse
-from bff.sessions import TokenSet
-from bff.tokens import token_set
+from bff.sansio.refresh import TokenResponse, TokenSet, token_set
 
 PREVIOUS = TokenSet(access_token="at-0", refresh_token="rt-0",
                     access_expires_at=1300.0, access_issued_at=1000.0, scope=("openid", "a"))

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-from bff.sessions import TokenSet
-from bff.tokens import is_refresh_due
+from bff.sansio.refresh import TokenSet, is_refresh_due
 
 
 def tokens(issued: float, lifetime: float) -> TokenSet:
