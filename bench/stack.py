@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import redis
-import requests
+
+from bff.processes import (
+    free_port,
+    redis_server_command,
+    stop,
+    wait_for_port,
+    wait_healthy,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -50,77 +55,11 @@ def install_hint(missing: Sequence[str]) -> str:
     return f"apt-get install -y {' '.join(packages)}"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def free_port_run(count: int) -> int:
-    """The first of ``count`` consecutive free ports (the demo config maps 8000-8002 to them)."""
-    for _ in range(200):
-        first = free_port()
-        if first + count >= 65535:
-            continue
-        sockets: list[socket.socket] = []
-        try:
-            for port in range(first, first + count):
-                sock = socket.socket()
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-        return first
-    raise StackError("no run of free ports found")
-
-
-def wait_until(check_url: str, proc: subprocess.Popen, name: str, log: Path,
-               timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise StackError(f"{name} exited with {proc.returncode}:\n{_tail(log)}")
-        try:
-            if requests.get(check_url, timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    raise StackError(f"{name} not ready at {check_url} after {timeout:.0f}s:\n{_tail(log)}")
-
-
-def wait_for_port(port: int, proc: subprocess.Popen, name: str, log: Path,
-                  timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise StackError(f"{name} exited with {proc.returncode}:\n{_tail(log)}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise StackError(f"{name} did not listen on {port}:\n{_tail(log)}")
-
-
 def _tail(log: Path, lines: int = 30) -> str:
     try:
         return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @dataclass
@@ -149,9 +88,10 @@ def spawn(name: str, args: Sequence[str], port: int, workdir: Path,
                                 env={**os.environ, **(env or {})})
     try:
         if ready_path is None:
-            wait_for_port(port, proc, name, log)
+            wait_for_port(port, proc, name, timeout=20, describe=lambda: _tail(log))
         else:
-            wait_until(f"http://127.0.0.1:{port}{ready_path}", proc, name, log)
+            wait_healthy(f"http://127.0.0.1:{port}{ready_path}", proc, name, timeout=60,
+                         describe=lambda: _tail(log))
         yield Process(name, port, proc, log)
     finally:
         stop(proc)
@@ -175,9 +115,8 @@ def redis_server(workdir: Path, name: str) -> Iterator[Process]:
     port = free_port()
     directory = workdir / name
     directory.mkdir()
-    with spawn(name, ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                      "--appendonly", "no", "--dir", str(directory)],
-               port, workdir, ready_path=None) as process:
+    with spawn(name, redis_server_command("redis-server", port, directory), port, workdir,
+               ready_path=None) as process:
         yield process
 
 

