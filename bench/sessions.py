@@ -7,7 +7,6 @@ login writes), with the logged-in user's real tokens and a distinct ``sub``/``si
 
 from __future__ import annotations
 
-import html.parser
 import http.client
 import json
 import secrets
@@ -22,31 +21,12 @@ from urllib.parse import urljoin, urlsplit
 import redis
 import requests
 
+from bff.sansio.forms import first_form
 from bff.sealing import Sealer
 from bff.sessions import SessionStore, index_key, record_key, session_handle
 from bff.settings import load_settings
 
 USERNAME, PASSWORD = "alice", "wonderland"
-
-
-class _FirstForm(html.parser.HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.action: str | None = None
-        self.fields: dict[str, str] = {}
-        self._inside = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {k: v or "" for k, v in attrs}
-        if tag == "form" and self.action is None:
-            self._inside = True
-            self.action = values.get("action", "")
-        elif tag == "input" and self._inside and values.get("name"):
-            self.fields[values["name"]] = values.get("value", "")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form":
-            self._inside = False
 
 
 class LoginFailed(RuntimeError):
@@ -59,8 +39,7 @@ def log_in(start_url: str, cookie_name: str, username: str = USERNAME,
     of the app's session cookie (the peer may split it into ``name.0``, ``name.1``...)."""
     browser = requests.Session()
     page = browser.get(start_url, timeout=30)
-    form = _FirstForm()
-    form.feed(page.text)
+    form = first_form(page.text)
     if page.status_code != 200 or form.action is None:
         raise LoginFailed(f"no login form at {page.url} ({page.status_code})")
     browser.post(urljoin(page.url, form.action), timeout=30,

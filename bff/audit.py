@@ -11,7 +11,6 @@ TLS is always verified; for a private CA set ``REQUESTS_CA_BUNDLE``.
 
 from __future__ import annotations
 
-import html.parser
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +19,8 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import requests
+
+from bff.sansio.forms import html_forms
 
 Status = Literal["PASS", "FAIL", "SKIP"]
 
@@ -186,35 +187,12 @@ def discovery_candidates(authorize_url: str) -> list[str]:
             for n in range(len(segments) - 1, -1, -1)]
 
 
-class _FormParser(html.parser.HTMLParser):
-    """The first form with a password field: its action and inputs."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: list[tuple[str, list[dict[str, str]]]] = []
-        self._current: list[dict[str, str]] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self._current = []
-            self.forms.append((values.get("action", ""), self._current))
-        elif tag == "input" and self._current is not None:
-            self._current.append(values)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form":
-            self._current = None
-
-
 def login_form(page: str, username: str, password: str) -> tuple[str, dict[str, str]] | None:
-    parser = _FormParser()
-    parser.feed(page)
-    for action, inputs in parser.forms:
-        if not any(i.get("type") == "password" for i in inputs):
+    for form in html_forms(page):
+        if not form.has_password:
             continue
-        fields = {i["name"]: i.get("value", "") for i in inputs if i.get("name")}
-        for field_input in inputs:
+        action, fields = form.action or "", form.fields
+        for field_input in form.inputs:
             kind, name = field_input.get("type", "text"), field_input.get("name")
             if not name:
                 continue

@@ -5,7 +5,6 @@ Every helper here starts a real process and guarantees it is stopped; nothing is
 
 from __future__ import annotations
 
-import html.parser
 import os
 import shutil
 import signal
@@ -23,6 +22,7 @@ import redis
 import requests
 
 from bff.processes import free_port, free_port_run, redis_server_command, wait_for_port
+from bff.sansio.forms import HtmlForm, first_form
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -165,34 +165,9 @@ def start_demo(redis_server: RedisServer, env: Mapping[str, str] | None = None) 
     return DemoStack(port=port, process=process, redis=redis_server)
 
 
-class FormParser(html.parser.HTMLParser):
-    """The first <form> of a page: its action and its inputs' names and values."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.action: str | None = None
-        self.fields: dict[str, str] = {}
-        self._in_form = False
-        self._done = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {k: v or "" for k, v in attrs}
-        if tag == "form" and not self._done:
-            self._in_form = True
-            self.action = values.get("action", "")
-        elif tag == "input" and self._in_form and values.get("name"):
-            self.fields[values["name"]] = values.get("value", "")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form" and self._in_form:
-            self._in_form = False
-            self._done = True
-
-
-def parse_form(page: str) -> FormParser:
-    parser = FormParser()
-    parser.feed(page)
-    return parser
+def parse_form(page: str) -> HtmlForm:
+    """The page's first form, as the scripted browser submits it."""
+    return first_form(page)
 
 
 def submit_login(browser: requests.Session, login_page: requests.Response, username: str,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 import secrets
 import tempfile
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ import jwt
 import requests
 
 from bff.authserver.passwords import hash_password
+from bff.sansio.forms import first_form
 from tests.support import BffProcess, free_port, start_bff
 
 BFF_SECRET = "test-bff-secret"
@@ -185,10 +185,9 @@ class LoginForm:
 
 def login_form(response: requests.Response) -> LoginForm:
     assert response.status_code in (200, 400, 401, 429), response.text
-    action = re.search(r'<form method="post" action="([^"]+)"', response.text)
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', response.text)
-    assert action and csrf, response.text
-    return LoginForm(action=action.group(1).replace("&amp;", "&"), csrf_token=csrf.group(1))
+    form = first_form(response.text)
+    assert form.action and form.fields.get("csrf_token"), response.text
+    return LoginForm(action=form.action, csrf_token=form.fields["csrf_token"])
 
 
 def submit_login(browser: requests.Session, base: str, form: LoginForm, username: str,

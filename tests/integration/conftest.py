@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.integration.authserver_support import AuthServer, start_authserver
+from tests.integration.session_support import KnownStack, start_known_stack
 from tests.support import RedisServer
 
 
@@ -16,3 +17,14 @@ def server(redis_server: RedisServer) -> Iterator[AuthServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(redis_server: RedisServer) -> Iterator[KnownStack]:
+    """The demo as separate processes on the shared Redis, with keys the tests know; one per
+    module. A module that needs another stack defines its own ``stack``."""
+    known = start_known_stack(redis_server)
+    try:
+        yield known
+    finally:
+        known.stop()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -21,22 +21,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from tests.integration.session_support import (
     DEMO_CLIENT_ID,
     KnownStack,
-    start_known_stack,
     wait_until,
 )
-from tests.support import XHR, RedisServer, log_in
+from tests.support import XHR, log_in
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 PROVIDER_COOKIE = "bff_as_session"
-
-
-@pytest.fixture(scope="module")
-def stack(redis_server: RedisServer) -> Iterator[KnownStack]:
-    known = start_known_stack(redis_server)
-    try:
-        yield known
-    finally:
-        known.stop()
 
 
 def provider_key(stack: KnownStack) -> tuple[Any, str, str]:

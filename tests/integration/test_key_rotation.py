@@ -9,9 +9,7 @@ not destroy it either.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
 import requests
 
 from bff.sessions import record_key
@@ -20,18 +18,8 @@ from tests.integration.session_support import (
     KnownStack,
     expire_access_token,
     start_instance,
-    start_known_stack,
 )
-from tests.support import XHR, RedisServer, log_in
-
-
-@pytest.fixture(scope="module")
-def stack(redis_server: RedisServer) -> Iterator[KnownStack]:
-    known = start_known_stack(redis_server)
-    try:
-        yield known
-    finally:
-        known.stop()
+from tests.support import XHR, log_in
 
 
 def kid(key: str) -> str:

@@ -7,7 +7,6 @@ features they must not break: two tabs at once, ``prompt=none`` and ``prompt=log
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -17,18 +16,8 @@ from tests.integration.session_support import (
     KnownStack,
     bff_cookie,
     record_of,
-    start_known_stack,
 )
-from tests.support import XHR, RedisServer, log_in, parse_form
-
-
-@pytest.fixture(scope="module")
-def stack(redis_server: RedisServer) -> Iterator[KnownStack]:
-    known = start_known_stack(redis_server)
-    try:
-        yield known
-    finally:
-        known.stop()
+from tests.support import XHR, log_in, parse_form
 
 
 def start(browser: requests.Session, bff_url: str, **params: str) -> str:

@@ -5,7 +5,6 @@ provider (RFC 7009), the browser sent to the provider's end-session endpoint."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -14,17 +13,8 @@ import requests
 from bff.app import create_app
 from bff.sessions import SessionStore, TokenSet
 from bff.settings import build_settings, generate_secret_key
-from tests.integration.session_support import KnownStack, bff_cookie, start_known_stack
+from tests.integration.session_support import KnownStack, bff_cookie
 from tests.support import XHR, RedisServer, free_port, log_in
-
-
-@pytest.fixture(scope="module")
-def stack(redis_server: RedisServer) -> Iterator[KnownStack]:
-    known = start_known_stack(redis_server)
-    try:
-        yield known
-    finally:
-        known.stop()
 
 
 def logged_in(stack: KnownStack) -> requests.Session:

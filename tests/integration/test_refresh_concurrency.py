@@ -26,22 +26,12 @@ from tests.integration.session_support import (
     expire_access_token,
     instance_env,
     start_gunicorn,
-    start_known_stack,
     wait_until,
     write_config,
 )
-from tests.support import XHR, BffProcess, RedisServer, log_in
+from tests.support import XHR, BffProcess, log_in
 
 BURST = 50
-
-
-@pytest.fixture(scope="module")
-def stack(redis_server: RedisServer) -> Iterator[KnownStack]:
-    known = start_known_stack(redis_server)
-    try:
-        yield known
-    finally:
-        known.stop()
 
 
 @pytest.fixture(scope="module")

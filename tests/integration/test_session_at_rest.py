@@ -9,9 +9,6 @@ with the BFF's keys, so the search cannot pass by looking for the wrong thing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 import redis
 import requests
 
@@ -20,20 +17,10 @@ from tests.integration.session_support import (
     KnownStack,
     bff_cookie,
     expire_access_token,
-    start_known_stack,
 )
-from tests.support import XHR, RedisServer, log_in
+from tests.support import XHR, log_in
 
 FRAGMENT = 16
-
-
-@pytest.fixture(scope="module")
-def stack(redis_server: RedisServer) -> Iterator[KnownStack]:
-    known = start_known_stack(redis_server)
-    try:
-        yield known
-    finally:
-        known.stop()
 
 
 def dump(client: redis.Redis) -> bytes:

@@ -16,20 +16,11 @@ import requests
 
 from bff.sessions import record_key
 from tests.integration.fake_provider import EchoApi, FakeProvider, start_fake_bff
-from tests.integration.session_support import KnownStack, start_instance, start_known_stack
+from tests.integration.session_support import KnownStack, start_instance
 from tests.support import XHR, BffProcess, RedisServer, log_in
 
 ID_TOKEN_PLUMBING = ("nonce", "aud", "iss", "exp", "iat", "azp", "at_hash", "auth_time", "sid",
                      "jti", "amr", "acr")
-
-
-@pytest.fixture(scope="module")
-def stack(redis_server: RedisServer) -> Iterator[KnownStack]:
-    known = start_known_stack(redis_server)
-    try:
-        yield known
-    finally:
-        known.stop()
 
 
 @pytest.fixture(scope="module")
