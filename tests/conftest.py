@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.integration.scale_support import Upstream
 from tests.support import DemoStack, RedisServer, start_demo, start_redis
 
 
@@ -25,3 +26,13 @@ def demo_stack(redis_server: RedisServer) -> Iterator[DemoStack]:
         yield stack
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[Upstream]:
+    """An API for the proxy to call, echoing the path and headers it received."""
+    server = Upstream()
+    try:
+        yield server
+    finally:
+        server.stop()

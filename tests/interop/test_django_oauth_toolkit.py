@@ -91,15 +91,6 @@ def start_pair(redis: RedisServer, upstream: Upstream, tmp: Path, *, secret: str
 
 
 @pytest.fixture(scope="module")
-def upstream() -> Iterator[Upstream]:
-    server = Upstream()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
 def basic(redis_server: RedisServer, upstream: Upstream,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
     """DOT as deployed under /o/ (RFC 8414 metadata only after the issuer's path), the BFF

@@ -49,15 +49,6 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def upstream() -> Iterator[Upstream]:
-    server = Upstream()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
 def stack(redis_server: RedisServer, upstream: Upstream,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     folder = npm_installed("oidc_provider")

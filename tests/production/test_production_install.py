@@ -66,15 +66,6 @@ def production_venv() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def upstream() -> Iterator[Upstream]:
-    server = Upstream()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
 def bff_port() -> int:
     return free_port()
 
