@@ -22,8 +22,9 @@ import redis
 import requests
 
 from bff.sansio.forms import first_form
+from bff.sansio.keyspace import session_handle, session_index_key, session_record_key
 from bff.sealing import Sealer
-from bff.sessions import SessionStore, index_key, record_key, session_handle
+from bff.sessions import SessionStore
 from bff.settings import load_settings
 
 USERNAME, PASSWORD = "alice", "wonderland"
@@ -160,12 +161,12 @@ def write_cookie_file(path: Path, session_ids: list[str], sample: int) -> Path:
 
 def session_memory(client: redis.Redis, session_id: str) -> int:
     """Bytes Redis holds for one session record (``MEMORY USAGE``, key and value)."""
-    return int(client.memory_usage(record_key(session_handle(session_id)), samples=0) or 0)
+    return int(client.memory_usage(session_record_key(session_handle(session_id)), samples=0) or 0)
 
 
 def record_breakdown(store: SessionStore, session_id: str) -> dict[str, int]:
     """Where a session record's bytes go: each JSON field, and each token before sealing."""
-    key = record_key(session_handle(session_id))
+    key = session_record_key(session_handle(session_id))
     raw = store.redis.get(key) or b"{}"
     fields = {f"field {name}": len(json.dumps(value, separators=(",", ":")))
               for name, value in json.loads(raw).items()}
@@ -175,7 +176,7 @@ def record_breakdown(store: SessionStore, session_id: str) -> dict[str, int]:
         "refresh token": len(session.tokens.refresh_token or ""),
     }
     indexes = {} if session is None else {
-        f"MEMORY USAGE {kind} index": int(store.redis.memory_usage(index_key(kind, value),
+        f"MEMORY USAGE {kind} index": int(store.redis.memory_usage(session_index_key(kind, value),
                                                                    samples=0) or 0)
         for kind, value in (("sub", session.sub), ("sid", session.sid)) if value}
     return {"value bytes": len(raw), "MEMORY USAGE": session_memory(store.redis, session_id),
@@ -185,7 +186,7 @@ def record_breakdown(store: SessionStore, session_id: str) -> dict[str, int]:
 def expire_access_token(client: redis.Redis, session_id: str) -> None:
     """Make the session's access token look expired, as if its lifetime had just run out: the
     record's ``at_exp`` is plain JSON beside the sealed tokens; TTL and version are kept."""
-    key = record_key(session_handle(session_id))
+    key = session_record_key(session_handle(session_id))
     record = json.loads(client.get(key) or b"null")
     if record is None:
         raise LoginFailed("the storm session is gone")

@@ -14,6 +14,7 @@ import requests
 
 from bff.errors import BffError
 from bff.oidc import OidcClient
+from bff.sansio.keyspace import CHECK_CONFIG_PROBE
 from bff.sansio.proxy_rules import RouteTable
 from bff.sansio.redis_url import parse_redis_url
 from bff.settings import Settings, SettingsError, load_settings
@@ -49,7 +50,7 @@ def check_redis(settings: Settings) -> Check:
             max_connections=2, socket_timeout=settings.redis_timeout,
             connect_timeout=settings.redis_timeout, retries=0))
         client.ping()
-        probe = "bff:check-config:{probe}"
+        probe = CHECK_CONFIG_PROBE
         client.set(probe, b"1", ex=10)
         client.delete(probe)
         return Check("redis", True, f"{describe_deployment(client, target)}; writable")

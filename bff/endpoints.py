@@ -13,6 +13,7 @@ from flask import Blueprint, Response, jsonify, redirect, request
 from bff.errors import BadRequest, CsrfRejected, LoginFailed, LoginRequired
 from bff.logins import PendingLogin, binding_digest, minted_binding, new_binding
 from bff.runtime import current_session, runtime
+from bff.sansio.keyspace import logout_token_key
 from bff.sansio.oidc_rules import authorization_response_problem
 from bff.sansio.refresh import token_set
 from bff.sansio.security import csrf_problem, is_cross_site_navigation, is_safe_return_url
@@ -188,7 +189,7 @@ def backchannel_logout() -> Response:
         claims = rt.oidc.validate_logout_token(logout_token)
     except LoginFailed as exc:
         raise BadRequest(exc.description) from exc
-    replay_key = f"bff:logout-jti:{{{hashlib.sha256(str(claims['jti']).encode()).hexdigest()}}}"
+    replay_key = logout_token_key(str(claims["jti"]))
     with store_errors():
         first_time = rt.store.redis.set(replay_key, b"1", nx=True, ex=3600)
     if not first_time:

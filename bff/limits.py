@@ -11,7 +11,6 @@ one of ``trusted_proxies``.
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import math
 import time
@@ -23,6 +22,7 @@ from flask import current_app, request
 
 from bff import metrics
 from bff.errors import TooManyRequests
+from bff.sansio.keyspace import pending_logins_key, rate_window_key
 from bff.sansio.proxy_rules import is_trusted
 from bff.settings import IPNetwork, Settings
 from bff.store import store_errors
@@ -46,15 +46,10 @@ return 1
 """
 
 
-def _digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()[:32]
-
-
 def window_keys(name: str, subject: str, now: float, window: int) -> tuple[str, str]:
     """This window's and the previous window's counters; one hash tag, so one Cluster slot."""
     index = int(now // window)
-    tag = f"bff:rate:{{{name}:{_digest(subject)}}}"
-    return f"{tag}:{index}", f"{tag}:{index - 1}"
+    return rate_window_key(name, subject, index), rate_window_key(name, subject, index - 1)
 
 
 def sliding_count(previous: int, current: int, now: float, window: int) -> float:
@@ -140,7 +135,7 @@ class Limits:
 
     @staticmethod
     def _pending_key(binding: str) -> str:
-        return f"bff:pending-logins:{{{_digest(binding)}}}"
+        return pending_logins_key(binding)
 
 
 def enforce() -> None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import redis
 
+from bff.sansio.keyspace import pending_login_key
 from bff.sealing import Sealer, SealError
 from bff.store import store_errors
 
@@ -57,10 +58,6 @@ def minted_binding(sealer: Sealer, presented: list[str]) -> str | None:
     return presented[0]
 
 
-def _key(state: str) -> str:
-    return f"bff:login:{{{hashlib.sha256(state.encode()).hexdigest()}}}"
-
-
 class PendingLogins:
     """Logins between /bff/login and /bff/callback, one record per ``state``: single-use
     (``GETDEL``), expiring by themselves, bound to the browser's binding, nonce and verifier
@@ -74,15 +71,15 @@ class PendingLogins:
     def save(self, login: PendingLogin) -> None:
         secret = json.dumps({"n": login.nonce, "v": login.code_verifier}).encode()
         record = json.dumps({
-            "s": self._sealer.seal(secret, _key(login.state)), "r": login.return_url,
+            "s": self._sealer.seal(secret, pending_login_key(login.state)), "r": login.return_url,
             "b": login.binding_digest,
         })
         with store_errors():
-            self._redis.set(_key(login.state), record, ex=self._timeout)
+            self._redis.set(pending_login_key(login.state), record, ex=self._timeout)
 
     def take(self, state: str, binding: str | None) -> PendingLogin | None:
         """The login for ``state`` if it exists and this browser started it; consumed either way."""
-        key = _key(state)
+        key = pending_login_key(state)
         with store_errors():
             raw = self._redis.getdel(key)
         if raw is None or binding is None:

@@ -25,6 +25,12 @@ import redis
 from flask import Response
 
 from bff import metrics
+from bff.sansio.keyspace import (
+    refresh_grace_key,
+    session_handle,
+    session_index_key,
+    session_record_key,
+)
 from bff.sansio.refresh import TokenSet
 from bff.sealing import Sealer, SealError
 from bff.settings import Settings
@@ -66,27 +72,6 @@ class Session:
         return min(self.expires_at, self.idle_expires_at)
 
 
-def session_handle(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode()).hexdigest()
-
-
-def record_key(handle: str) -> str:
-    return f"bff:{{{handle}}}:session"
-
-
-def lock_key(handle: str) -> str:
-    return f"bff:{{{handle}}}:lock"
-
-
-def grace_key(handle: str) -> str:
-    return f"bff:{{{handle}}}:grace"
-
-
-def index_key(kind: str, value: str) -> str:
-    digest = hashlib.sha256(value.encode()).hexdigest()
-    return f"bff:index:{kind}:{{{digest}}}"
-
-
 class SessionStore:
     """Sessions in Redis, one sealed record per session, keyed by the SHA-256 of the cookie value
     (a Redis dump holds no usable cookie). Guarantees: reads slide the idle timeout and read in
@@ -123,9 +108,10 @@ class SessionStore:
             pipe = self._redis.pipeline(transaction=False)
             for kind, value in (("sub", sub), ("sid", sid)):
                 if value:
-                    pipe.sadd(index_key(kind, value), session.handle)
-                    pipe.expire(index_key(kind, value), self._lifetime)
-            pipe.set(record_key(session.handle), self._encode(session), px=self._ttl_ms(session),
+                    pipe.sadd(session_index_key(kind, value), session.handle)
+                    pipe.expire(session_index_key(kind, value), self._lifetime)
+            key = session_record_key(session.handle)
+            pipe.set(key, self._encode(session), px=self._ttl_ms(session),
                      nx=True)
             pipe.execute()
         return session_id, session
@@ -133,7 +119,7 @@ class SessionStore:
     def load(self, session_id: str, *, slide: bool = True) -> Session | None:
         """One round trip: read the record and, when sliding, push its idle expiry forward."""
         handle = session_handle(session_id)
-        key = record_key(handle)
+        key = session_record_key(handle)
         with store_errors():
             if slide:
                 raw, ttl_ms = self._redis.getex(key, px=self._idle_ms), self._idle_ms
@@ -156,7 +142,8 @@ class SessionStore:
     def load_handle(self, handle: str) -> Session | None:
         with store_errors():
             pipe = self._redis.pipeline(transaction=False)
-            raw, ttl_ms = pipe.get(record_key(handle)).pttl(record_key(handle)).execute()
+            key = session_record_key(handle)
+            raw, ttl_ms = pipe.get(key).pttl(key).execute()
         return None if raw is None else self._decode(handle, raw, time.time() + ttl_ms / 1000)
 
     def replace_tokens(self, session: Session, tokens: TokenSet) -> Session | None:
@@ -168,7 +155,7 @@ class SessionStore:
         """
         updated = replace(session, version=session.version + 1, tokens=tokens,
                           sealed_with_current_key=True)
-        key = record_key(session.handle)
+        key = session_record_key(session.handle)
         args = [session.version, self._encode(updated), self._ttl_ms(updated)]
         with store_errors():
             if not self._wait_replicas:
@@ -196,12 +183,12 @@ class SessionStore:
             "tok": self._sealer.seal(_token_json(tokens).encode(), f"{handle}:grace"),
         })
         with store_errors():
-            self._redis.set(grace_key(handle), record, ex=GRACE_SECONDS)
+            self._redis.set(refresh_grace_key(handle), record, ex=GRACE_SECONDS)
 
     def grace_for(self, handle: str, refresh_token: str) -> TokenSet | None:
         """The tokens ``refresh_token`` was already exchanged for, within the grace period."""
         with store_errors():
-            raw = self._redis.get(grace_key(handle))
+            raw = self._redis.get(refresh_grace_key(handle))
         if raw is None:
             return None
         record = json.loads(raw)
@@ -223,13 +210,13 @@ class SessionStore:
     def delete(self, handle: str) -> Session | None:
         """Remove a session and its index entries; returns what was deleted, if anything."""
         with store_errors():
-            raw = self._redis.getdel(record_key(handle))
+            raw = self._redis.getdel(session_record_key(handle))
             session = None if raw is None else self._decode(handle, raw, time.time())
             if session is not None:
                 pipe = self._redis.pipeline(transaction=False)
                 for kind, value in (("sub", session.sub), ("sid", session.sid)):
                     if value:
-                        pipe.srem(index_key(kind, value), handle)
+                        pipe.srem(session_index_key(kind, value), handle)
                 pipe.execute()
         return session
 
@@ -239,7 +226,8 @@ class SessionStore:
         with store_errors():
             for kind, value in (("sub", sub), ("sid", sid)):
                 if value:
-                    handles |= {h.decode() for h in self._redis.smembers(index_key(kind, value))}
+                    members = self._redis.smembers(session_index_key(kind, value))
+                    handles |= {h.decode() for h in members}
         return handles
 
     def _ttl_ms(self, session: Session) -> int:

@@ -22,9 +22,10 @@ import redis
 from bff import metrics
 from bff.errors import LoginRequired, ProviderUnavailable
 from bff.oidc import OidcClient, RefreshRejected
+from bff.sansio.keyspace import client_token_key, refresh_lock_key
 from bff.sansio.refresh import TokenResponse, TokenSet, is_refresh_due, token_set
 from bff.sealing import Sealer
-from bff.sessions import Session, SessionStore, lock_key
+from bff.sessions import Session, SessionStore
 from bff.settings import Settings
 from bff.store import store_errors
 
@@ -121,7 +122,7 @@ class TokenManager:
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
         with store_errors():
             while True:
-                lock = RedisLock(self._store.redis, lock_key(session.handle))
+                lock = RedisLock(self._store.redis, refresh_lock_key(session.handle))
                 if lock.acquire():
                     try:
                         return self._refresh_locked(session.handle, rejected_token)
@@ -218,7 +219,7 @@ class TokenManager:
         if cached and cached[1] - CLIENT_TOKEN_MARGIN > now:
             return cached[0]
         with self._client_lock, store_errors():
-            key = f"bff:client-token:{{{self._client_id}}}"
+            key = client_token_key(self._client_id)
             deadline = time.monotonic() + LOCK_WAIT_SECONDS
             while True:
                 stored = self._read_client_token(key)

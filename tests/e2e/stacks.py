@@ -26,8 +26,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from bff.demo import render_config
+from bff.sansio.keyspace import session_handle
 from bff.sealing import Sealer
-from bff.sessions import Session, SessionStore, session_handle
+from bff.sessions import Session, SessionStore
 from bff.settings import build_settings, generate_secret_key
 from tests.support import (
     ROOT,

@@ -29,7 +29,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from redis.cluster import ClusterNode, RedisCluster
 
 from bff.demo import render_config
-from bff.sessions import record_key, session_handle
+from bff.sansio.keyspace import session_handle, session_record_key
 from bff.settings import generate_secret_key
 from tests.support import (
     ROOT,
@@ -437,7 +437,7 @@ def session_record(client: redis.Redis | RedisCluster, browser: requests.Session
                    ) -> dict[str, Any] | None:
     """The session's record as stored, for a browser or a cookie value kept from before."""
     cookie = browser if isinstance(browser, str) else session_cookie(browser)
-    raw = client.get(record_key(session_handle(cookie)))
+    raw = client.get(session_record_key(session_handle(cookie)))
     return None if raw is None else json.loads(raw)
 
 
@@ -445,7 +445,7 @@ def make_refresh_due(client: redis.Redis | RedisCluster, browser: requests.Sessi
                      expires_in: float = -1.0) -> None:
     """Move the session's access-token expiry (plain metadata beside the sealed tokens) so the
     next request refreshes: at once, without waiting for a real token to age."""
-    key = record_key(session_handle(session_cookie(browser)))
+    key = session_record_key(session_handle(session_cookie(browser)))
     record = json.loads(client.get(key))
     record["at_exp"] = time.time() + expires_in
     record["at_iat"] = record["at_exp"] - 900

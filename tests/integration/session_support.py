@@ -19,8 +19,9 @@ import redis
 import requests
 
 from bff.authserver.store import AuthStore
+from bff.sansio.keyspace import session_handle, session_record_key
 from bff.sealing import Sealer
-from bff.sessions import Session, SessionStore, record_key, session_handle
+from bff.sessions import Session, SessionStore
 from bff.settings import build_settings, decode_secret_key, generate_secret_key
 from tests import support
 from tests.support import (
@@ -122,7 +123,7 @@ def bff_cookie(browser: requests.Session) -> str | None:
 
 
 def record_of(client: redis.Redis, session_id: str) -> bytes | None:
-    return client.get(record_key(session_handle(session_id)))
+    return client.get(session_record_key(session_handle(session_id)))
 
 
 def expire_access_token(store: SessionStore, session: Session, remaining: float = -5.0

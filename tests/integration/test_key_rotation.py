@@ -12,7 +12,7 @@ import json
 
 import requests
 
-from bff.sessions import record_key
+from bff.sansio.keyspace import session_record_key
 from bff.settings import decode_secret_key, generate_secret_key
 from tests.integration.session_support import (
     KnownStack,
@@ -28,7 +28,7 @@ def kid(key: str) -> str:
 
 def sealed_with(stack: KnownStack, handle: str) -> str:
     """The key id on the record's sealed tokens."""
-    record = json.loads(stack.redis.client().get(record_key(handle)))
+    record = json.loads(stack.redis.client().get(session_record_key(handle)))
     return record["tok"].partition(".")[0]
 
 
@@ -80,5 +80,5 @@ def test_instance_missing_the_key_does_not_destroy_sessions(stack: KnownStack) -
         assert refused.json()["error"] == "login_required"
     finally:
         stranger.stop()
-    assert stack.redis.client().exists(record_key(session.handle))
+    assert stack.redis.client().exists(session_record_key(session.handle))
     assert works(stack.bff_url, browser)

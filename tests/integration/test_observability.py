@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from bff.sansio.keyspace import session_handle
 from bff.sealing import Sealer
-from bff.sessions import session_handle
 from bff.settings import decode_secret_key
 from tests.integration.scale_support import (
     Stack,

@@ -12,7 +12,7 @@ import pytest
 import requests
 from redis.crc import key_slot
 
-from bff.sessions import lock_key, record_key, session_handle
+from bff.sansio.keyspace import refresh_lock_key, session_handle, session_record_key
 from tests.integration.scale_support import (
     Cluster,
     Stack,
@@ -82,12 +82,13 @@ def test_sessions_spread_over_slots_and_masters(stack: Stack, cluster: Cluster) 
         log_in(browser, stack.bff_url, "bob", "builder")
         assert browser.get(f"{stack.bff_url}/api/orders", headers=XHR).status_code == 200
         handles.append(session_handle(session_cookie(browser)))
-    slots = {key_slot(record_key(h).encode()) for h in handles}
-    masters = {client.get_node_from_key(record_key(h)).name for h in handles}
+    slots = {key_slot(session_record_key(h).encode()) for h in handles}
+    masters = {client.get_node_from_key(session_record_key(h)).name for h in handles}
     assert len(slots) >= len(handles) - 2  # 16384 slots: a collision or two is chance
     assert len(masters) >= 2
     for handle in handles:
-        assert key_slot(lock_key(handle).encode()) == key_slot(record_key(handle).encode())
+        lock, record = refresh_lock_key(handle), session_record_key(handle)
+        assert key_slot(lock.encode()) == key_slot(record.encode())
 
 
 def test_backchannel_logout_ends_the_session_on_a_cluster(stack: Stack, cluster: Cluster) -> None:

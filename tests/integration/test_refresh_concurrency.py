@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from bff.authserver.store import PREFIX, AuthStore
-from bff.sessions import lock_key
+from bff.sansio.keyspace import refresh_lock_key
 from tests.integration.session_support import (
     DEMO_CLIENT_ID,
     DEMO_CLIENT_SECRET,
@@ -99,7 +99,7 @@ def test_fifty_concurrent_requests_with_an_expired_token_cause_exactly_one_refre
     assert after.version == forced.version + 1
     assert after.tokens.refresh_token not in (None, spent)
     assert after.tokens.access_token != before.tokens.access_token
-    assert not stack.redis.client().exists(lock_key(after.handle))
+    assert not stack.redis.client().exists(refresh_lock_key(after.handle))
     for url in (workers.url, stack.bff_url):
         again = browser.get(f"{url}/api/orders", headers=XHR)
         assert again.status_code == 200, again.text
@@ -152,7 +152,7 @@ def test_refresh_lock_is_released_when_the_clients_go_away(
     def refreshed_and_unlocked() -> bool:
         current = store.load_handle(forced.handle)
         return bool(current and current.version > forced.version
-                    and not stack.redis.client().exists(lock_key(forced.handle)))
+                    and not stack.redis.client().exists(refresh_lock_key(forced.handle)))
 
     wait_until(refreshed_and_unlocked, "the abandoned refresh to finish and free its lock")
     assert family_tokens(auth, family.family_id) == ["active", "rotated"]

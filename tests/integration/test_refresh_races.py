@@ -13,9 +13,10 @@ import redis
 
 from bff.errors import LoginRequired, ProviderUnavailable
 from bff.oidc import OidcClient
+from bff.sansio.keyspace import refresh_lock_key
 from bff.sansio.refresh import token_set
 from bff.sealing import Sealer
-from bff.sessions import Session, SessionStore, TokenSet, lock_key
+from bff.sessions import Session, SessionStore, TokenSet
 from bff.settings import build_settings, generate_secret_key
 from bff.tokens import RedisLock, TokenManager
 from tests.integration.fake_provider import CLIENT_ID, FakeProvider
@@ -90,7 +91,7 @@ def test_waiter_uses_the_token_the_winner_stored(world: World) -> None:
     waiter = threading.Thread(target=lambda: results.update(
         waiter=world.manager.access_token(session)[1]))
     waiter.start()
-    wait_until(lambda: world.client.exists(lock_key(session.handle)), "the winner's lock")
+    wait_until(lambda: world.client.exists(refresh_lock_key(session.handle)), "the winner's lock")
     assert waiter.is_alive()
     proceed.set()
     winner.join(10)
@@ -142,7 +143,7 @@ def test_invalid_grant_ends_the_session(world: World) -> None:
     with pytest.raises(LoginRequired):
         world.manager.access_token(session)
     assert world.store.load_handle(session.handle) is None
-    assert not world.client.exists(lock_key(session.handle))
+    assert not world.client.exists(refresh_lock_key(session.handle))
 
 
 def test_conflicting_write_during_refresh_does_not_lose_the_rotation(world: World) -> None:
@@ -185,7 +186,7 @@ def test_provider_failure_with_an_expired_token_fails_softly_and_keeps_the_sessi
     with pytest.raises(ProviderUnavailable):
         world.manager.access_token(session)
     assert world.current(session).tokens.refresh_token == session.tokens.refresh_token
-    assert not world.client.exists(lock_key(session.handle))
+    assert not world.client.exists(refresh_lock_key(session.handle))
     _, access = world.manager.access_token(session)
     assert access != session.tokens.access_token
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import redis
 import requests
 
-from bff.sessions import grace_key
+from bff.sansio.keyspace import refresh_grace_key
 from tests.integration.session_support import (
     KnownStack,
     bff_cookie,
@@ -66,7 +66,7 @@ def test_redis_dump_after_login_contains_no_token_or_token_fragment(stack: Known
     cookie = bff_cookie(browser)
     assert refreshed is not None and cookie
     client = stack.redis.client()
-    assert client.exists(grace_key(refreshed.handle))
+    assert client.exists(refresh_grace_key(refreshed.handle))
 
     secrets = {
         "access token": refreshed.tokens.access_token,

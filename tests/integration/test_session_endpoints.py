@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import requests
 
-from bff.sessions import record_key
+from bff.sansio.keyspace import session_record_key
 from tests.integration.fake_provider import EchoApi, FakeProvider, start_fake_bff
 from tests.integration.session_support import KnownStack, start_instance
 from tests.support import XHR, BffProcess, RedisServer, log_in
@@ -64,7 +64,7 @@ def test_user_with_slide_false_reads_without_extending_the_session(
     session = stack.session(alice)
     assert session is not None
     client = stack.redis.client()
-    key = record_key(session.handle)
+    key = session_record_key(session.handle)
     client.pexpire(key, 100_000)
     peek = alice.get(f"{stack.bff_url}/bff/user", params={"slide": "false"}, headers=XHR)
     assert peek.status_code == 200

@@ -12,16 +12,14 @@ import pytest
 import redis
 from redis.crc import key_slot
 
-from bff.sessions import (
-    GRACE_SECONDS,
-    SessionStore,
-    TokenSet,
-    grace_key,
-    index_key,
-    lock_key,
-    record_key,
+from bff.sansio.keyspace import (
+    refresh_grace_key,
+    refresh_lock_key,
     session_handle,
+    session_index_key,
+    session_record_key,
 )
+from bff.sessions import GRACE_SECONDS, SessionStore, TokenSet
 from bff.settings import generate_secret_key
 from tests.integration.session_support import store_for
 from tests.support import RedisServer
@@ -50,7 +48,7 @@ def tokens(suffix: str, expires_in: float = 300) -> TokenSet:
 
 def rewrite(client: redis.Redis, session_id: str, **fields: object) -> None:
     """Edit the record's plain fields in place, keeping its TTL (what a clock jump would do)."""
-    key = record_key(session_handle(session_id))
+    key = session_record_key(session_handle(session_id))
     record = json.loads(client.get(key))
     record.update(fields)
     client.set(key, json.dumps(record), keepttl=True)
@@ -88,7 +86,7 @@ def test_write_to_a_deleted_session_does_not_bring_it_back(store: SessionStore) 
 def test_sliding_extends_the_ttl_without_writing_the_record(store: SessionStore,
                                                             client: redis.Redis) -> None:
     session_id, session = store.create(tokens("0"), sub="alice", sid=None, claims={})
-    key = record_key(session.handle)
+    key = session_record_key(session.handle)
     client.pexpire(key, 5000)
     before = client.get(key)
     assert store.load(session_id, slide=False) is not None
@@ -100,8 +98,8 @@ def test_sliding_extends_the_ttl_without_writing_the_record(store: SessionStore,
 
 def test_idle_session_expires_by_itself(store: SessionStore, client: redis.Redis) -> None:
     session_id, session = store.create(tokens("0"), sub="alice", sid=None, claims={})
-    assert 0 < client.pttl(record_key(session.handle)) <= IDLE * 1000
-    client.pexpire(record_key(session.handle), 1)
+    assert 0 < client.pttl(session_record_key(session.handle)) <= IDLE * 1000
+    client.pexpire(session_record_key(session.handle), 1)
     time.sleep(0.01)
     assert store.load(session_id) is None
 
@@ -112,7 +110,7 @@ def test_sliding_never_passes_the_absolute_lifetime(store: SessionStore,
     rewrite(client, session_id, expires_at=time.time() + 30)
     loaded = store.load(session_id)
     assert loaded is not None
-    assert client.pttl(record_key(session.handle)) <= 30_000
+    assert client.pttl(session_record_key(session.handle)) <= 30_000
     assert loaded.session_expires_at <= time.time() + 30
 
 
@@ -121,7 +119,7 @@ def test_session_past_its_absolute_lifetime_is_gone_with_its_index(
     session_id, session = store.create(tokens("0"), sub="carol", sid="sid-carol", claims={})
     rewrite(client, session_id, expires_at=time.time() - 1)
     assert store.load(session_id) is None
-    assert client.get(record_key(session.handle)) is None
+    assert client.get(session_record_key(session.handle)) is None
     assert session.handle not in store.handles_for(sub="carol", sid="sid-carol")
 
 
@@ -139,9 +137,10 @@ def test_record_copied_under_another_session_does_not_open(store: SessionStore,
                                                            client: redis.Redis) -> None:
     victim_id, victim = store.create(tokens("victim"), sub="alice", sid=None, claims={})
     attacker_id, attacker = store.create(tokens("attacker"), sub="mallory", sid=None, claims={})
-    client.set(record_key(attacker.handle), client.get(record_key(victim.handle)), keepttl=True)
+    client.set(session_record_key(attacker.handle), client.get(session_record_key(victim.handle)),
+               keepttl=True)
     assert store.load(attacker_id) is None
-    victim_record = json.loads(client.get(record_key(victim.handle)))
+    victim_record = json.loads(client.get(session_record_key(victim.handle)))
     rewrite(client, attacker_id, tok=victim_record["tok"], sub="mallory")
     assert store.load(attacker_id) is None
     assert store.load(victim_id) is not None
@@ -153,7 +152,7 @@ def test_unopenable_record_is_left_for_an_instance_that_has_the_key(
     session_id, session = store.create(tokens("0"), sub="alice", sid=None, claims={})
     stranger = store_for(client, generate_secret_key())
     assert stranger.load(session_id) is None
-    assert client.get(record_key(session.handle)) is not None
+    assert client.get(session_record_key(session.handle)) is not None
     assert store.load(session_id) is not None
 
 
@@ -168,14 +167,14 @@ def test_grace_record_answers_only_for_the_spent_token_of_that_session(
     assert dataclasses.astuple(found) == dataclasses.astuple(successor)
     assert store.grace_for(session.handle, "refresh-other") is None
     assert store.grace_for(other.handle, "refresh-0") is None
-    assert 0 < client.ttl(grace_key(session.handle)) <= GRACE_SECONDS
-    client.set(grace_key(other.handle), client.get(grace_key(session.handle)))
+    assert 0 < client.ttl(refresh_grace_key(session.handle)) <= GRACE_SECONDS
+    client.set(refresh_grace_key(other.handle), client.get(refresh_grace_key(session.handle)))
     assert store.grace_for(other.handle, "refresh-0") is None
 
 
 def test_per_session_keys_share_one_cluster_slot() -> None:
     handle = session_handle("some-session-id")
-    slots = {key_slot(k.encode()) for k in (record_key(handle), lock_key(handle),
-                                            grace_key(handle))}
+    slots = {key_slot(k.encode()) for k in (session_record_key(handle), refresh_lock_key(handle),
+                                            refresh_grace_key(handle))}
     assert len(slots) == 1
-    assert index_key("sub", "alice").startswith("bff:index:sub:{")
+    assert session_index_key("sub", "alice").startswith("bff:index:sub:{")
