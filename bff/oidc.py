@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,6 +24,8 @@ from authlib.integrations.requests_client import OAuth2Session
 
 from bff import metrics
 from bff.errors import LoginFailed, ProviderUnavailable
+from bff.resource.fetching import http_json_fetcher
+from bff.resource.jwks import JwksCache, KeysUnavailable, UnknownKey
 from bff.sansio.oidc_rules import (
     NoUsableClientAuth,
     authorization_server_metadata_urls,
@@ -85,7 +88,8 @@ class OidcClient:
         self._metadata: ProviderMetadata | None = None
         self._metadata_at = 0.0
         self._lock = threading.Lock()
-        self._jwks: jwt.PyJWKClient | None = None
+        self._jwks: JwksCache | None = None
+        self._jwks_uri = ""
 
     def metadata(self) -> ProviderMetadata:
         """Discovery, cached for an hour; the document must name our configured issuer."""
@@ -93,10 +97,27 @@ class OidcClient:
             if self._metadata is None or time.monotonic() - self._metadata_at > DISCOVERY_TTL:
                 self._metadata = self._discover()
                 self._metadata_at = time.monotonic()
-                self._jwks = jwt.PyJWKClient(self._metadata.jwks_uri, cache_jwk_set=True,
-                                             lifespan=DISCOVERY_TTL,
-                                             timeout=int(self._settings.provider_timeout))
+                if self._metadata.jwks_uri != self._jwks_uri:
+                    # The resource helpers' cache: throttled refetch on an unknown kid, and the
+                    # keys already held stay in use while the provider is down.
+                    self._jwks_uri = self._metadata.jwks_uri
+                    fetch = http_json_fetcher(self._http, self._settings.provider_timeout)
+                    self._jwks = JwksCache(partial(fetch, self._jwks_uri))
             return self._metadata
+
+    def _signing_key(self, token: str) -> Any:
+        """The provider's public key the token names by ``kid``."""
+        assert self._jwks is not None
+        kid = jwt.get_unverified_header(token).get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise LoginFailed("The identity provider's token names no signing key (kid).")
+        try:
+            return self._jwks.key_for(kid).key
+        except KeysUnavailable as exc:
+            raise ProviderUnavailable("The identity provider's keys could not be read.") from exc
+        except UnknownKey as exc:
+            raise LoginFailed("The token is signed with a key the identity provider does not "
+                              "publish.") from exc
 
     def _discover(self) -> ProviderMetadata:
         url = f"{self._settings.issuer}/.well-known/openid-configuration"
@@ -319,16 +340,13 @@ class OidcClient:
 
     def validate_id_token(self, id_token: str, nonce: str | None) -> dict[str, Any]:
         meta = self.metadata()
-        assert self._jwks is not None
         try:
-            key = self._jwks.get_signing_key_from_jwt(id_token)
             claims: dict[str, Any] = jwt.decode(
-                id_token, key=key.key, algorithms=list(meta.id_token_algorithms),
+                id_token, key=self._signing_key(id_token),
+                algorithms=list(meta.id_token_algorithms),
                 audience=self._settings.client_id, issuer=meta.issuer, leeway=CLOCK_LEEWAY,
                 options={"require": ["iss", "sub", "aud", "exp", "iat"]},
             )
-        except jwt.PyJWKClientConnectionError as exc:
-            raise ProviderUnavailable("The identity provider's keys could not be read.") from exc
         except jwt.PyJWTError as exc:
             raise LoginFailed(f"The identity provider's ID token is not valid: {exc}") from exc
         problem = id_token_problem(claims, self._settings.client_id, nonce)
@@ -339,18 +357,15 @@ class OidcClient:
     def validate_logout_token(self, logout_token: str) -> dict[str, Any]:
         """OIDC Back-Channel Logout 1.0, section 2.6; raises LoginFailed when not acceptable."""
         meta = self.metadata()
-        assert self._jwks is not None
         try:
             if jwt.get_unverified_header(logout_token).get("typ") != "logout+jwt":
                 raise LoginFailed("The logout token's typ is not logout+jwt.")
-            key = self._jwks.get_signing_key_from_jwt(logout_token)
             claims: dict[str, Any] = jwt.decode(
-                logout_token, key=key.key, algorithms=list(meta.id_token_algorithms),
+                logout_token, key=self._signing_key(logout_token),
+                algorithms=list(meta.id_token_algorithms),
                 audience=self._settings.client_id, issuer=meta.issuer, leeway=CLOCK_LEEWAY,
                 options={"require": ["iss", "aud", "iat", "jti", "events"]},
             )
-        except jwt.PyJWKClientConnectionError as exc:
-            raise ProviderUnavailable("The identity provider's keys could not be read.") from exc
         except jwt.PyJWTError as exc:
             raise LoginFailed(f"The logout token is not valid: {exc}") from exc
         problem = logout_token_problem(claims, time.time(), LOGOUT_TOKEN_MAX_AGE,
