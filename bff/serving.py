@@ -1,4 +1,5 @@
-"""A threaded development server that stops gracefully on SIGTERM and Ctrl-C.
+"""The one threaded development server (``bff serve``, ``bff authserver``, ``bff demo-api``): it
+stops gracefully on SIGTERM and Ctrl-C.
 
 On the signal it stops accepting connections, lets the requests already running finish (their
 response bodies included) for up to ``GRACE_SECONDS``, then exits. Production runs gunicorn,
@@ -15,7 +16,6 @@ from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import Any
 
-from flask import Flask
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from bff.logs import ClosingBody
@@ -73,11 +73,11 @@ class _QuietRequestHandler(WSGIRequestHandler):
         return
 
 
-def serve(app: Flask, port: int, host: str = "127.0.0.1", name: str = "bff",
-          grace: float = GRACE_SECONDS) -> None:
+def serve(app: Callable[..., Iterable[bytes]], port: int, host: str = "127.0.0.1",
+          name: str = "bff", grace: float = GRACE_SECONDS,
+          request_handler: type[WSGIRequestHandler] = _QuietRequestHandler) -> None:
     in_flight = InFlight(app)
-    server = make_server(host, port, in_flight, threaded=True,
-                         request_handler=_QuietRequestHandler)
+    server = make_server(host, port, in_flight, threaded=True, request_handler=request_handler)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
