@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-
 from werkzeug.serving import WSGIRequestHandler
-
 
 
 class _PathOnlyRequestHandler(WSGIRequestHandler):
