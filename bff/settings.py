@@ -16,7 +16,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -55,20 +55,42 @@ class SecretKey:
     key: bytes = field(repr=False)
 
 
+def setting(default: Any = MISSING, *, secret: bool = False, env: str | None = None,
+            doc: str) -> Any:
+    """A settings field with its whole row of the settings table: the default (written only
+    here), the environment variable that overrides it, and what it means (docs/settings.md is
+    rendered from these by ``python -m bff.settings_doc``). A secret is left out of ``repr``."""
+    metadata = {"env": env, "doc": doc}
+    if default is MISSING:
+        return field(repr=not secret, metadata=metadata)
+    return field(default=default, repr=not secret, metadata=metadata)
+
+
 @dataclass(frozen=True)
 class Route:
     """One ``[[routes]]`` entry: what the SPA calls under /api and where it goes."""
 
-    prefix: str
-    upstream: str
-    methods: tuple[str, ...] = ("GET",)
-    token: TokenType = "user"
-    scopes: tuple[str, ...] = ()
-    connect_timeout: float = 5.0
-    read_timeout: float = 30.0
-    max_body_bytes: int = 10 * 1024 * 1024
-    headers: tuple[tuple[str, str], ...] = ()
-    request_headers: tuple[str, ...] = ()
+    prefix: str = setting(
+        doc='What the SPA calls: a path under `/api/`; the longest matching prefix wins.')
+    upstream: str = setting(
+        doc='Where it goes; the rest of the path is appended.')
+    methods: tuple[str, ...] = setting(("GET",),
+        doc='Allowed HTTP methods; others get 405.')
+    token: TokenType = setting("user",
+        doc='`user`, `client` (client credentials), `user-or-client`, `user-or-none` or `none`.')
+    scopes: tuple[str, ...] = setting((),
+        doc='Scopes the session must hold, else 403 `insufficient_scope`.')
+    connect_timeout: float = setting(5.0,
+        doc='Seconds to connect to the upstream.')
+    read_timeout: float = setting(30.0,
+        doc="Seconds to wait for the upstream's answer.")
+    max_body_bytes: int = setting(10 * 1024 * 1024,
+        doc='Largest request body passed on.')
+    headers: tuple[tuple[str, str], ...] = setting((),
+        doc='A table of extra headers sent to the upstream.')
+    request_headers: tuple[str, ...] = setting((),
+        doc='Browser request headers this upstream needs beyond the built-in allow-list '
+        '(docs/routes.md), e.g. `["X-Tenant"]`.')
 
 
 @dataclass(frozen=True)
@@ -77,39 +99,94 @@ class Settings:
     check-config`` builds the same thing), so a bad value stops the process with a message
     instead of failing at the first request. Frozen: nothing changes it while serving."""
 
-    base_url: str
-    issuer: str
-    client_id: str
-    client_secret: str = field(repr=False)
-    secret_keys: tuple[SecretKey, ...] = field(repr=False)
-    scopes: tuple[str, ...] = ("openid", "profile", "email", "offline_access")
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    refresh_skew: int = 60
-    routes: tuple[Route, ...] = ()
-    cookie_samesite: Literal["Lax", "Strict"] = "Lax"
-    session_idle_timeout: int = 3600
-    session_lifetime: int = 12 * 3600
-    login_timeout: int = 600
-    user_claims: tuple[str, ...] = DEFAULT_USER_CLAIMS
-    frontend_dir: str | None = None
-    post_logout_redirect_path: str = "/"
-    provider_timeout: float = 10.0
-    id_token_algorithms: tuple[str, ...] = ("RS256", "ES256", "PS256")
-    trusted_proxies: tuple[IPNetwork, ...] = ()
-    redis_wait_replicas: int = 0
-    redis_wait_timeout_ms: int = 500
-    redis_max_connections: int = 64
-    redis_timeout: float = 2.0
-    login_rate_limit: int = 60
-    max_pending_logins: int = 10
-    max_header_bytes: int = 16 * 1024
-    log_format: Literal["text", "json"] = "text"
-    frontend_dev_server: str | None = None
-    content_security_policy_extra: CspAdditions = ()
-    client_auth: ClientAuth | None = None
-    userinfo: UserinfoMode = "auto"
-    revocation_endpoint: str | None = None
-    userinfo_endpoint: str | None = None
+    base_url: str = setting(env="BFF_BASE_URL",
+        doc='The public origin of the BFF and the SPA. The redirect URI is '
+        '`<base_url>/bff/callback`, never taken from the Host header; plain http only on '
+        'localhost.')
+    issuer: str = setting(env="BFF_ISSUER",
+        doc="The OIDC provider's issuer; its endpoints come from its discovery document.")
+    client_id: str = setting(env="BFF_CLIENT_ID",
+        doc="The BFF's client id at the provider (a confidential client).")
+    client_secret: str = setting(secret=True, env="BFF_CLIENT_SECRET",
+        doc="The BFF's client secret at the provider; prefer the variable to the file.")
+    secret_keys: tuple[SecretKey, ...] = setting(secret=True, env="BFF_SECRET_KEYS",
+        doc='Comma-separated base64url 32-byte keys that encrypt tokens at rest: the first '
+        'encrypts, all decrypt (rotation). `bff generate-key` prints one.')
+    scopes: tuple[str, ...] = setting(("openid", "profile", "email", "offline_access"),
+                                      env="BFF_SCOPES",
+        doc='Scopes requested at login; must include `openid` (and `offline_access` for refresh '
+        'tokens).')
+    redis_url: str = setting("redis://127.0.0.1:6379/0", env="BFF_REDIS_URL",
+        doc='The session store: `redis://`, `rediss://`, `unix://`, '
+        '`redis+sentinel://host:port[,host:port]/master[/db]` or `redis+cluster://host:port`.')
+    refresh_skew: int = setting(60, env="BFF_REFRESH_SKEW",
+        doc='Seconds before expiry at which an access token is refreshed (at most half its '
+        'lifetime).')
+    routes: tuple[Route, ...] = setting((),
+        doc='The `[[routes]]` the SPA calls under `/api` (TOML only; keys below).')
+    cookie_samesite: Literal["Lax", "Strict"] = setting("Lax", env="BFF_COOKIE_SAMESITE",
+        doc='`Lax` or `Strict` for the session cookie; `None` is refused.')
+    session_idle_timeout: int = setting(3600, env="BFF_SESSION_IDLE_TIMEOUT",
+        doc='Seconds of inactivity after which a session ends.')
+    session_lifetime: int = setting(12 * 3600, env="BFF_SESSION_LIFETIME",
+        doc='Seconds after login at which a session ends, however active.')
+    login_timeout: int = setting(600,
+        doc='Seconds a started login may take before its `state` expires.')
+    user_claims: tuple[str, ...] = setting(DEFAULT_USER_CLAIMS,
+        doc='ID-token claims that `/bff/user` shows the SPA.')
+    frontend_dir: str | None = setting(None, env="BFF_FRONTEND_DIR",
+        doc='A built SPA to serve at `/`: `index.html` for client-side routes, long caching for '
+        "hashed assets. A relative path starts at the config file's folder (its parent when "
+        'that folder is `config/`).')
+    post_logout_redirect_path: str = setting("/",
+        doc="Path on the BFF's origin the provider returns to after logout.")
+    provider_timeout: float = setting(10.0,
+        doc='Seconds to wait for the provider (discovery, token and revocation calls).')
+    id_token_algorithms: tuple[str, ...] = setting(("RS256", "ES256", "PS256"),
+        doc='Signature algorithms accepted on ID tokens (asymmetric only).')
+    trusted_proxies: tuple[IPNetwork, ...] = setting((), env="BFF_TRUSTED_PROXIES",
+        doc='IPs or CIDR ranges of reverse proxies in front of the BFF whose `X-Forwarded-*` and '
+        '`Forwarded` headers count.')
+    redis_wait_replicas: int = setting(0, env="BFF_REDIS_WAIT_REPLICAS",
+        doc='Replicas that must acknowledge a session write with rotated tokens before the '
+        'response '
+        '(Redis `WAIT`); 0 does not wait.')
+    redis_wait_timeout_ms: int = setting(500,
+        doc='How long that wait may take, in milliseconds.')
+    redis_max_connections: int = setting(64, env="BFF_REDIS_MAX_CONNECTIONS",
+        doc="Connections in each process's Redis pool.")
+    redis_timeout: float = setting(2.0, env="BFF_REDIS_TIMEOUT",
+        doc='Seconds a Redis command or connect may take before the request gets 503.')
+    login_rate_limit: int = setting(60, env="BFF_LOGIN_RATE_LIMIT",
+        doc='`/bff/login` and `/bff/callback` requests per minute per client address; 0 is no '
+        'limit.')
+    max_pending_logins: int = setting(10, env="BFF_MAX_PENDING_LOGINS",
+        doc='Logins one browser may have in flight at once; 0 is no limit.')
+    max_header_bytes: int = setting(16 * 1024,
+        doc='Largest request header block accepted, in bytes (at least 1024).')
+    log_format: Literal["text", "json"] = setting("text", env="BFF_LOG_FORMAT",
+        doc='`text` or `json` log lines.')
+    frontend_dev_server: str | None = setting(None, env="BFF_FRONTEND_DEV_SERVER",
+        doc='Development: the origin of a running SPA dev server (Vite: `http://localhost:5173`) '
+        'that the BFF proxies instead of serving `frontend_dir`, so hot reload keeps working.')
+    content_security_policy_extra: CspAdditions = setting(
+        (), env="BFF_CONTENT_SECURITY_POLICY_EXTRA",
+        doc="Sources added to the SPA's strict Content-Security-Policy: a TOML table (`img-src = "
+        '["https://cdn.example"]`) or CSP syntax (`img-src https://cdn.example; connect-src '
+        'wss://push.example`).')
+    client_auth: ClientAuth | None = setting(None, env="BFF_CLIENT_AUTH",
+        doc='How the BFF authenticates at the token and revocation endpoints: '
+        '`client_secret_basic` '
+        "or `client_secret_post`; unset, the first of these the provider's metadata lists "
+        '(`client_secret_basic` when it lists none).')
+    userinfo: UserinfoMode = setting("auto", env="BFF_USERINFO",
+        doc='`auto` (call the userinfo endpoint at login when the ID token lacks the claims a '
+        'requested scope promises), `always` or `never`.')
+    revocation_endpoint: str | None = setting(None, env="BFF_REVOCATION_ENDPOINT",
+        doc="The provider's RFC 7009 revocation endpoint, when neither its OIDC discovery nor its "
+        'RFC 8414 metadata names one.')
+    userinfo_endpoint: str | None = setting(None, env="BFF_USERINFO_ENDPOINT",
+        doc="The provider's userinfo endpoint, when its discovery names none.")
 
     @property
     def is_https(self) -> bool:
@@ -133,6 +210,14 @@ class Settings:
     @property
     def origin(self) -> str:
         return self.base_url
+
+
+# The settings table's other views, all derived from the fields above.
+ENV_KEYS = {f.metadata["env"]: f.name for f in fields(Settings) if f.metadata.get("env")}
+SETTING_DESCRIPTIONS = {f.name: f.metadata["doc"] for f in fields(Settings)}
+ROUTE_DESCRIPTIONS = {f.name: f.metadata["doc"] for f in fields(Route)}
+DEFAULTS = {f.name: f.default for f in fields(Settings) if f.default is not MISSING}
+ROUTE_DEFAULTS = {f.name: f.default for f in fields(Route) if f.default is not MISSING}
 
 
 def decode_secret_key(text: str) -> SecretKey:
@@ -215,10 +300,8 @@ def parse_csp_additions(value: Any) -> CspAdditions:
 
 def parse_route(raw: Mapping[str, Any], index: int) -> Route:
     where = f"[[routes]] #{index + 1}"
-    unknown = set(raw) - {
-        "prefix", "upstream", "methods", "token", "scopes", "connect_timeout", "read_timeout",
-        "max_body_bytes", "headers", "request_headers",
-    }
+    unknown = set(raw) - {f.name for f in fields(Route)}
+    given = {**ROUTE_DEFAULTS, **raw}
     if unknown:
         raise SettingsError(f"{where}: unknown keys {sorted(unknown)}")
     prefix = str(raw.get("prefix", "")).rstrip("/")
@@ -228,11 +311,11 @@ def parse_route(raw: Mapping[str, Any], index: int) -> Route:
     parts = urlsplit(upstream)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
         raise SettingsError(f"{where}: upstream must be an http(s) URL without query: {upstream!r}")
-    methods = tuple(m.upper() for m in _words(raw.get("methods", ["GET"])))
+    methods = tuple(m.upper() for m in _words(given["methods"]))
     bad = [m for m in methods if m not in HTTP_METHODS]
     if bad or not methods:
         raise SettingsError(f"{where}: methods must be among {HTTP_METHODS}, got {methods}")
-    token = str(raw.get("token", "user"))
+    token = str(given["token"])
     if token not in TOKEN_TYPES:
         raise SettingsError(f"{where}: token must be one of {TOKEN_TYPES}, got {token!r}")
     headers = raw.get("headers", {})
@@ -243,114 +326,16 @@ def parse_route(raw: Mapping[str, Any], index: int) -> Route:
         upstream=upstream.rstrip("/"),
         methods=methods,
         token=token,  # type: ignore[arg-type]
-        scopes=_words(raw.get("scopes", [])),
-        connect_timeout=float(raw.get("connect_timeout", 5.0)),
-        read_timeout=float(raw.get("read_timeout", 30.0)),
-        max_body_bytes=int(raw.get("max_body_bytes", 10 * 1024 * 1024)),
+        scopes=_words(given["scopes"]),
+        connect_timeout=float(given["connect_timeout"]),
+        read_timeout=float(given["read_timeout"]),
+        max_body_bytes=int(given["max_body_bytes"]),
         headers=tuple((str(k), str(v)) for k, v in headers.items()),
-        request_headers=_words(raw.get("request_headers", [])),
+        request_headers=_words(given["request_headers"]),
     )
 
 
-ENV_KEYS = {
-    "BFF_BASE_URL": "base_url",
-    "BFF_ISSUER": "issuer",
-    "BFF_CLIENT_ID": "client_id",
-    "BFF_CLIENT_SECRET": "client_secret",
-    "BFF_SCOPES": "scopes",
-    "BFF_REDIS_URL": "redis_url",
-    "BFF_SECRET_KEYS": "secret_keys",
-    "BFF_REFRESH_SKEW": "refresh_skew",
-    "BFF_COOKIE_SAMESITE": "cookie_samesite",
-    "BFF_SESSION_IDLE_TIMEOUT": "session_idle_timeout",
-    "BFF_SESSION_LIFETIME": "session_lifetime",
-    "BFF_FRONTEND_DIR": "frontend_dir",
-    "BFF_TRUSTED_PROXIES": "trusted_proxies",
-    "BFF_REDIS_WAIT_REPLICAS": "redis_wait_replicas",
-    "BFF_REDIS_MAX_CONNECTIONS": "redis_max_connections",
-    "BFF_REDIS_TIMEOUT": "redis_timeout",
-    "BFF_LOGIN_RATE_LIMIT": "login_rate_limit",
-    "BFF_MAX_PENDING_LOGINS": "max_pending_logins",
-    "BFF_LOG_FORMAT": "log_format",
-    "BFF_FRONTEND_DEV_SERVER": "frontend_dev_server",
-    "BFF_CONTENT_SECURITY_POLICY_EXTRA": "content_security_policy_extra",
-    "BFF_CLIENT_AUTH": "client_auth",
-    "BFF_USERINFO": "userinfo",
-    "BFF_REVOCATION_ENDPOINT": "revocation_endpoint",
-    "BFF_USERINFO_ENDPOINT": "userinfo_endpoint",
-}
 
-# What each setting means, for docs/settings.md (`python -m bff.settings_doc` renders it from
-# these, the field defaults and ENV_KEYS; a test fails when a setting has no line here).
-SETTING_DESCRIPTIONS = {
-    "base_url": "The public origin of the BFF and the SPA. The redirect URI is "
-                "`<base_url>/bff/callback`, never taken from the Host header; plain http only on "
-                "localhost.",
-    "issuer": "The OIDC provider's issuer; its endpoints come from its discovery document.",
-    "client_id": "The BFF's client id at the provider (a confidential client).",
-    "client_secret": "The BFF's client secret at the provider; prefer the variable to the file.",
-    "secret_keys": "Comma-separated base64url 32-byte keys that encrypt tokens at rest: the "
-                   "first encrypts, all decrypt (rotation). `bff generate-key` prints one.",
-    "scopes": "Scopes requested at login; must include `openid` (and `offline_access` for "
-              "refresh tokens).",
-    "redis_url": "The session store: `redis://`, `rediss://`, `unix://`, "
-                 "`redis+sentinel://host:port[,host:port]/master[/db]` or "
-                 "`redis+cluster://host:port`.",
-    "refresh_skew": "Seconds before expiry at which an access token is refreshed (at most half "
-                    "its lifetime).",
-    "routes": "The `[[routes]]` the SPA calls under `/api` (TOML only; keys below).",
-    "cookie_samesite": "`Lax` or `Strict` for the session cookie; `None` is refused.",
-    "session_idle_timeout": "Seconds of inactivity after which a session ends.",
-    "session_lifetime": "Seconds after login at which a session ends, however active.",
-    "client_auth": "How the BFF authenticates at the token and revocation endpoints: "
-                   "`client_secret_basic` or `client_secret_post`; unset, the first of these the "
-                   "provider's metadata lists (`client_secret_basic` when it lists none).",
-    "userinfo": "`auto` (call the userinfo endpoint at login when the ID token lacks the claims "
-                "a requested scope promises), `always` or `never`.",
-    "revocation_endpoint": "The provider's RFC 7009 revocation endpoint, when neither its OIDC "
-                           "discovery nor its RFC 8414 metadata names one.",
-    "userinfo_endpoint": "The provider's userinfo endpoint, when its discovery names none.",
-    "login_timeout": "Seconds a started login may take before its `state` expires.",
-    "user_claims": "ID-token claims that `/bff/user` shows the SPA.",
-    "frontend_dir": "A built SPA to serve at `/`: `index.html` for client-side routes, "
-                    "long caching for hashed assets. A relative path starts at the config "
-                    "file's folder (its parent when that folder is `config/`).",
-    "post_logout_redirect_path": "Path on the BFF's origin the provider returns to after logout.",
-    "provider_timeout": "Seconds to wait for the provider (discovery, token and revocation calls).",
-    "id_token_algorithms": "Signature algorithms accepted on ID tokens (asymmetric only).",
-    "trusted_proxies": "IPs or CIDR ranges of reverse proxies in front of the BFF whose "
-                       "`X-Forwarded-*` and `Forwarded` headers count.",
-    "redis_wait_replicas": "Replicas that must acknowledge a session write with rotated tokens "
-                           "before the response (Redis `WAIT`); 0 does not wait.",
-    "redis_wait_timeout_ms": "How long that wait may take, in milliseconds.",
-    "redis_max_connections": "Connections in each process's Redis pool.",
-    "redis_timeout": "Seconds a Redis command or connect may take before the request gets 503.",
-    "login_rate_limit": "`/bff/login` and `/bff/callback` requests per minute per client "
-                        "address; 0 is no limit.",
-    "max_pending_logins": "Logins one browser may have in flight at once; 0 is no limit.",
-    "max_header_bytes": "Largest request header block accepted, in bytes (at least 1024).",
-    "log_format": "`text` or `json` log lines.",
-    "frontend_dev_server": "Development: the origin of a running SPA dev server (Vite: "
-                           "`http://localhost:5173`) that the BFF proxies instead of serving "
-                           "`frontend_dir`, so hot reload keeps working.",
-    "content_security_policy_extra": "Sources added to the SPA's strict Content-Security-Policy: "
-                                     "a TOML table (`img-src = [\"https://cdn.example\"]`) or "
-                                     "CSP syntax (`img-src https://cdn.example; connect-src "
-                                     "wss://push.example`).",
-}
-ROUTE_DESCRIPTIONS = {
-    "prefix": "What the SPA calls: a path under `/api/`; the longest matching prefix wins.",
-    "upstream": "Where it goes; the rest of the path is appended.",
-    "methods": "Allowed HTTP methods; others get 405.",
-    "token": "`user`, `client` (client credentials), `user-or-client`, `user-or-none` or `none`.",
-    "scopes": "Scopes the session must hold, else 403 `insufficient_scope`.",
-    "connect_timeout": "Seconds to connect to the upstream.",
-    "read_timeout": "Seconds to wait for the upstream's answer.",
-    "max_body_bytes": "Largest request body passed on.",
-    "headers": "A table of extra headers sent to the upstream.",
-    "request_headers": "Browser request headers this upstream needs beyond the built-in "
-                       "allow-list (docs/routes.md), e.g. `[\"X-Tenant\"]`.",
-}
 
 
 def load_settings(path: str | os.PathLike[str] | None = None,
@@ -376,10 +361,8 @@ def load_settings(path: str | os.PathLike[str] | None = None,
 
 
 def build_settings(raw: Mapping[str, Any], base_dir: Path | None = None) -> Settings:
-    known = set(ENV_KEYS.values()) | {
-        "routes", "login_timeout", "user_claims", "post_logout_redirect_path", "provider_timeout",
-        "id_token_algorithms", "trusted_proxies", "redis_wait_timeout_ms", "max_header_bytes",
-    }
+    known = {f.name for f in fields(Settings)}
+    value = {**DEFAULTS, **raw}
     unknown = set(raw) - known
     if unknown:
         raise SettingsError(f"unknown settings {sorted(unknown)}; known: {sorted(known)}")
@@ -394,7 +377,7 @@ def build_settings(raw: Mapping[str, Any], base_dir: Path | None = None) -> Sett
             "Generate a key with `bff generate-key` and set BFF_SECRET_KEYS=<key>"
         )
     keys = tuple(decode_secret_key(k) for k in _words(keys_raw))
-    samesite = str(raw.get("cookie_samesite", "Lax")).capitalize()
+    samesite = str(value["cookie_samesite"]).capitalize()
     if samesite == "None":
         raise SettingsError(
             "cookie_samesite=None would send the session cookie on cross-site requests; "
@@ -410,11 +393,11 @@ def build_settings(raw: Mapping[str, Any], base_dir: Path | None = None) -> Sett
         if not resolved.is_dir():
             raise SettingsError(f"frontend_dir {str(resolved)!r} is not a directory")
         frontend_dir = str(resolved)
-    routes = tuple(parse_route(r, i) for i, r in enumerate(raw.get("routes", [])))
+    routes = tuple(parse_route(r, i) for i, r in enumerate(value["routes"]))
     prefixes = [r.prefix for r in routes]
     if len(set(prefixes)) != len(prefixes):
         raise SettingsError(f"two [[routes]] share a prefix: {prefixes}")
-    scopes = _words(raw.get("scopes", "openid profile email offline_access"))
+    scopes = _words(value["scopes"])
     if "openid" not in scopes:
         raise SettingsError("scopes must include 'openid' (the BFF logs users in with OIDC)")
     settings = Settings(
@@ -424,33 +407,33 @@ def build_settings(raw: Mapping[str, Any], base_dir: Path | None = None) -> Sett
         client_secret=str(raw["client_secret"]),
         secret_keys=keys,
         scopes=scopes,
-        redis_url=str(raw.get("redis_url", "redis://127.0.0.1:6379/0")),
-        refresh_skew=int(raw.get("refresh_skew", 60)),
+        redis_url=str(value["redis_url"]),
+        refresh_skew=int(value["refresh_skew"]),
         routes=routes,
         cookie_samesite=samesite,  # type: ignore[arg-type]
-        session_idle_timeout=int(raw.get("session_idle_timeout", 3600)),
-        session_lifetime=int(raw.get("session_lifetime", 12 * 3600)),
-        login_timeout=int(raw.get("login_timeout", 600)),
-        user_claims=_words(raw.get("user_claims", DEFAULT_USER_CLAIMS)),
+        session_idle_timeout=int(value["session_idle_timeout"]),
+        session_lifetime=int(value["session_lifetime"]),
+        login_timeout=int(value["login_timeout"]),
+        user_claims=_words(value["user_claims"]),
         frontend_dir=frontend_dir or None,
-        post_logout_redirect_path=str(raw.get("post_logout_redirect_path", "/")),
-        provider_timeout=float(raw.get("provider_timeout", 10.0)),
-        id_token_algorithms=_words(raw.get("id_token_algorithms", ("RS256", "ES256", "PS256"))),
-        trusted_proxies=parse_networks(raw.get("trusted_proxies", ())),
-        redis_wait_replicas=int(raw.get("redis_wait_replicas", 0)),
-        redis_wait_timeout_ms=int(raw.get("redis_wait_timeout_ms", 500)),
-        redis_max_connections=int(raw.get("redis_max_connections", 64)),
-        redis_timeout=float(raw.get("redis_timeout", 2.0)),
-        login_rate_limit=int(raw.get("login_rate_limit", 60)),
-        max_pending_logins=int(raw.get("max_pending_logins", 10)),
-        max_header_bytes=int(raw.get("max_header_bytes", 16 * 1024)),
-        log_format=str(raw.get("log_format", "text")).lower(),  # type: ignore[arg-type]
+        post_logout_redirect_path=str(value["post_logout_redirect_path"]),
+        provider_timeout=float(value["provider_timeout"]),
+        id_token_algorithms=_words(value["id_token_algorithms"]),
+        trusted_proxies=parse_networks(value["trusted_proxies"]),
+        redis_wait_replicas=int(value["redis_wait_replicas"]),
+        redis_wait_timeout_ms=int(value["redis_wait_timeout_ms"]),
+        redis_max_connections=int(value["redis_max_connections"]),
+        redis_timeout=float(value["redis_timeout"]),
+        login_rate_limit=int(value["login_rate_limit"]),
+        max_pending_logins=int(value["max_pending_logins"]),
+        max_header_bytes=int(value["max_header_bytes"]),
+        log_format=str(value["log_format"]).lower(),  # type: ignore[arg-type]
         frontend_dev_server=_origin("BFF_FRONTEND_DEV_SERVER", str(raw["frontend_dev_server"]))
         if raw.get("frontend_dev_server") else None,
         content_security_policy_extra=parse_csp_additions(
             raw.get("content_security_policy_extra")),
         client_auth=str(raw["client_auth"]) if raw.get("client_auth") else None,  # type: ignore[arg-type]
-        userinfo=str(raw.get("userinfo", "auto")).lower(),  # type: ignore[arg-type]
+        userinfo=str(value["userinfo"]).lower(),  # type: ignore[arg-type]
         revocation_endpoint=_endpoint("BFF_REVOCATION_ENDPOINT", raw.get("revocation_endpoint")),
         userinfo_endpoint=_endpoint("BFF_USERINFO_ENDPOINT", raw.get("userinfo_endpoint")),
     )

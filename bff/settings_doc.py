@@ -1,7 +1,8 @@
 """``docs/settings.md``, rendered from the settings code so the reference cannot drift.
 
 Names, variables and defaults come from the ``Settings`` and ``Route`` dataclasses and
-``ENV_KEYS``; meanings from ``SETTING_DESCRIPTIONS`` and ``ROUTE_DESCRIPTIONS`` beside them.
+``ENV_KEYS``; meanings from ``SETTING_DESCRIPTIONS`` and ``ROUTE_DESCRIPTIONS``, all views of the
+one settings table: each field's ``setting(default, env=..., doc=...)`` in ``bff.settings``.
 ``python -m bff.settings_doc`` rewrites the file, ``--check`` exits 1 when it is stale (the test
 suite makes the same comparison).
 """
