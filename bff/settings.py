@@ -394,6 +394,10 @@ def build_settings(raw: Mapping[str, Any], base_dir: Path | None = None) -> Sett
             raise SettingsError(f"frontend_dir {str(resolved)!r} is not a directory")
         frontend_dir = str(resolved)
     routes = tuple(parse_route(r, i) for i, r in enumerate(value["routes"]))
+    from bff.sansio.proxy_rules import check_route  # it imports this module's Route
+
+    for route in routes:
+        check_route(route)
     prefixes = [r.prefix for r in routes]
     if len(set(prefixes)) != len(prefixes):
         raise SettingsError(f"two [[routes]] share a prefix: {prefixes}")

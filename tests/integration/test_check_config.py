@@ -107,3 +107,17 @@ def test_invalid_settings_say_what_to_fix(demo_stack: DemoStack, redis_server: R
     assert result.returncode == 1
     assert result.stdout.startswith("FAIL settings")
     assert "redis+sentinel://s1:26379,s2:26379/mymaster/0" in result.stdout
+
+
+@pytest.mark.parametrize("route", [
+    'headers = { Cookie = "x" }', 'request_headers = ["Authorization"]',
+])
+def test_check_config_refuses_the_routes_start_up_refuses(
+        demo_stack: DemoStack, redis_server: RedisServer, tmp_path: Path, route: str) -> None:
+    """The review's reading: check-config said ok for a route create_app then refused."""
+    config = tmp_path / "bff.toml"
+    config.write_text(f'[[routes]]\nprefix = "/api/x"\nupstream = "http://127.0.0.1:9/x"\n'
+                      f"{route}\n")
+    result = check_config(env_for(demo_stack, redis_server), config)
+    assert result.returncode == 1
+    assert result.stdout.startswith("FAIL settings") and "/api/x" in result.stdout
