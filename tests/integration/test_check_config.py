@@ -116,8 +116,8 @@ def test_check_config_refuses_the_routes_start_up_refuses(
         demo_stack: DemoStack, redis_server: RedisServer, tmp_path: Path, route: str) -> None:
     """The review's reading: check-config said ok for a route create_app then refused."""
     config = tmp_path / "bff.toml"
-    config.write_text(f'[[routes]]\nprefix = "/api/x"\nupstream = "http://127.0.0.1:9/x"\n'
-                      f"{route}\n")
+    config.write_text(bff_toml(free_port(), extra_routes=(
+        f'\n[[routes]]\nprefix = "/api/x"\nupstream = "http://127.0.0.1:9/x"\n{route}\n')))
     result = check_config(env_for(demo_stack, redis_server), config)
     assert result.returncode == 1
     assert result.stdout.startswith("FAIL settings") and "/api/x" in result.stdout
