@@ -26,6 +26,7 @@ from bff.sansio.keyspace import session_handle, session_index_key, session_recor
 from bff.sealing import Sealer
 from bff.sessions import SessionStore
 from bff.settings import load_settings
+from tests.integration.scale_support import make_refresh_due
 
 USERNAME, PASSWORD = "alice", "wonderland"
 
@@ -183,19 +184,6 @@ def record_breakdown(store: SessionStore, session_id: str) -> dict[str, int]:
             **indexes, **fields, **tokens}
 
 
-def expire_access_token(client: redis.Redis, session_id: str) -> None:
-    """Make the session's access token look expired, as if its lifetime had just run out: the
-    record's ``at_exp`` is plain JSON beside the sealed tokens; TTL and version are kept."""
-    key = session_record_key(session_handle(session_id))
-    record = json.loads(client.get(key) or b"null")
-    if record is None:
-        raise LoginFailed("the storm session is gone")
-    lifetime = record["at_exp"] - record["at_iat"]
-    record["at_exp"] = time.time() - 1
-    record["at_iat"] = record["at_exp"] - lifetime
-    client.set(key, json.dumps(record, separators=(",", ":")), keepttl=True)
-
-
 def rotated_refresh_tokens(auth_redis: redis.Redis) -> int:
     """Refresh grants the authorization server has served: each rotates one refresh token."""
     return sum(1 for key in auth_redis.scan_iter(match="bff:as:rt:*", count=1000)
@@ -249,7 +237,7 @@ def refresh_storm(port: int, path: str, cookie: str, bff_redis: redis.Redis,
                    for _ in range(concurrency)]
     for conn in connections:
         conn.connect()
-    expire_access_token(bff_redis, session_id)
+    make_refresh_due(bff_redis, session_id)
     gate = threading.Barrier(concurrency + 1)
     statuses: list[int] = [0] * concurrency
     finished: list[float] = [0.0] * concurrency

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,7 +20,14 @@ from urllib.parse import urljoin
 import redis
 import requests
 
-from bff.processes import free_port, free_port_run, redis_server_command, wait_for_port
+from bff.processes import (
+    ProcessFailed,
+    free_port,
+    free_port_run,
+    redis_server_command,
+    wait_for_port,
+    wait_healthy,
+)
 from bff.sansio.forms import HtmlForm, first_form
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,27 +89,34 @@ class BffProcess:
                 self.process.wait()
 
 
-def start_process(command: Sequence[str], port: int, env: Mapping[str, str] | None = None,
-                  ready_path: str = "/healthz", timeout: float = 30.0,
-                  name: str = "server") -> BffProcess:
-    """Start ``command`` (output to a log file) and wait until ``ready_path`` answers 200."""
+def spawn_process(command: Sequence[str], port: int, env: Mapping[str, str] | None = None
+                  ) -> BffProcess:
+    """Start ``command`` with its output in a log file, without waiting (start several, then
+    :func:`await_ready` each)."""
     log_path = Path(tempfile.mkstemp(prefix="bff-test-", suffix=".log")[1])
     with log_path.open("wb") as log:
         proc = subprocess.Popen(list(command), env={**os.environ, **(env or {})}, stdout=log,
                                 stderr=subprocess.STDOUT, cwd=ROOT)
-    server = BffProcess(port=port, process=proc, log_path=log_path)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{name} exited early:\n{server.log()}")
-        try:
-            if requests.get(f"{server.url}{ready_path}", timeout=1).status_code == 200:
-                return server
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    server.stop()
-    raise TimeoutError(f"{name} not ready after {timeout}s:\n{server.log()}")
+    return BffProcess(port=port, process=proc, log_path=log_path)
+
+
+def await_ready(server: BffProcess, ready_path: str = "/healthz", timeout: float = 60.0,
+                name: str = "server") -> BffProcess:
+    """Until ``ready_path`` answers 200; stopped, with its log in the error, otherwise."""
+    try:
+        wait_healthy(f"{server.url}{ready_path}", server.process, name, timeout,
+                     describe=server.log)
+    except ProcessFailed:
+        server.stop()
+        raise
+    return server
+
+
+def start_process(command: Sequence[str], port: int, env: Mapping[str, str] | None = None,
+                  ready_path: str = "/healthz", timeout: float = 30.0,
+                  name: str = "server") -> BffProcess:
+    """Start ``command`` (output to a log file) and wait until ``ready_path`` answers 200."""
+    return await_ready(spawn_process(command, port, env), ready_path, timeout, name)
 
 
 def start_bff(args: Sequence[str], port: int, env: Mapping[str, str] | None = None,

@@ -29,14 +29,17 @@ from prometheus_client.parser import text_string_to_metric_families
 from redis.cluster import ClusterNode, RedisCluster
 
 from bff.demo import render_config
+from bff.processes import redis_server_command
 from bff.sansio.keyspace import session_handle, session_record_key
 from bff.settings import generate_secret_key
 from tests.support import (
     ROOT,
     BffProcess,
     RedisServer,
+    await_ready,
     free_port,
     free_port_run,
+    spawn_process,
     start_redis,
     wait_for_port,
 )
@@ -71,9 +74,9 @@ def start_redis_at(port: int, directory: Path, extra_args: list[str] | None = No
                    ) -> RedisServer:
     """A redis-server on a given port and directory: restarting one keeps its data (AOF)."""
     proc = subprocess.Popen(
-        [REDIS_BINARY, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "yes", "--appendfsync", "always", "--dir", str(directory),
-         *(extra_args or [])],
+        redis_server_command(REDIS_BINARY, port, directory,
+                             ["--appendonly", "yes", "--appendfsync", "always",
+                              *(extra_args or [])]),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     wait_for_port(port, proc=proc)
@@ -258,26 +261,7 @@ class _Forwarder(http.server.BaseHTTPRequestHandler):
 
 def launch(args: list[str], port: int, env: dict[str, str] | None = None) -> BffProcess:
     """Start `python -m bff.cli ARGS` without waiting: start many, then :func:`await_ready`."""
-    log_path = Path(tempfile.mkstemp(prefix="bff-test-", suffix=".log")[1])
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "bff.cli", *args],
-                                env={**os.environ, **(env or {})}, stdout=log,
-                                stderr=subprocess.STDOUT, cwd=ROOT)
-    return BffProcess(port=port, process=proc, log_path=log_path)
-
-
-def await_ready(process: BffProcess, path: str = "/healthz", timeout: float = 60) -> BffProcess:
-    def ready() -> bool:
-        if process.process.poll() is not None:
-            raise RuntimeError(f"{process.process.args} exited early:\n{process.log()}")
-        return requests.get(f"{process.url}{path}", timeout=1).status_code == 200
-
-    try:
-        wait_until(ready, timeout, f"{process.process.args} answering {path}", interval=0.1)
-    except TimeoutError:
-        process.stop()
-        raise
-    return process
+    return spawn_process([sys.executable, "-m", "bff.cli", *args], port, env)
 
 
 def stop_all(processes: list[BffProcess]) -> None:
@@ -441,14 +425,19 @@ def session_record(client: redis.Redis | RedisCluster, browser: requests.Session
     return None if raw is None else json.loads(raw)
 
 
-def make_refresh_due(client: redis.Redis | RedisCluster, browser: requests.Session,
+def make_refresh_due(client: redis.Redis | RedisCluster, session_id: str,
                      expires_in: float = -1.0) -> None:
     """Move the session's access-token expiry (plain metadata beside the sealed tokens) so the
-    next request refreshes: at once, without waiting for a real token to age."""
-    key = session_record_key(session_handle(session_cookie(browser)))
-    record = json.loads(client.get(key))
+    next request refreshes: at once, without waiting for a real token to age. TTL and version
+    are kept. The benchmark's refresh storm uses it too."""
+    key = session_record_key(session_handle(session_id))
+    raw = client.get(key)
+    if raw is None:
+        raise LookupError("the session is gone")
+    record = json.loads(raw)
+    lifetime = record["at_exp"] - record["at_iat"]
     record["at_exp"] = time.time() + expires_in
-    record["at_iat"] = record["at_exp"] - 900
+    record["at_iat"] = record["at_exp"] - lifetime
     client.set(key, json.dumps(record, separators=(",", ":")), keepttl=True)
 
 

@@ -16,6 +16,7 @@ from tests.integration.scale_support import (
     Upstream,
     make_refresh_due,
     metric,
+    session_cookie,
     session_record,
     stack_running,
     start_redis_at,
@@ -117,14 +118,14 @@ def test_provider_outage_spares_valid_sessions_and_refresh_resumes(
         assert browser.get(f"{stack.bff_url}/api/orders", headers=XHR).status_code == 200
 
         # Due for refresh but still valid: the refresh fails, the request still succeeds.
-        make_refresh_due(store.client(), browser, expires_in=30)
+        make_refresh_due(store.client(), session_cookie(browser), expires_in=30)
         version = session_record(store.client(), browser)["v"]
         assert browser.get(f"{stack.bff_url}/api/orders", headers=XHR).status_code == 200
         assert metric(stack.bff_url, "bff_token_refreshes_total",
                       outcome="provider_unavailable") > unavailable
 
         # Expired and the provider still down: a clear 503, and the session is kept.
-        make_refresh_due(store.client(), browser, expires_in=-1)
+        make_refresh_due(store.client(), session_cookie(browser), expires_in=-1)
         expired = browser.get(f"{stack.bff_url}/api/orders", headers=XHR)
         assert expired.status_code == 503
         assert expired.json()["error"] == "provider_unavailable"

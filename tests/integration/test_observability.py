@@ -79,7 +79,7 @@ def test_metrics_expose_the_expected_series(stack: Stack, redis_server: RedisSer
     user = requests.Session()
     log_in(user, stack.bff_url, "alice", "wonderland")
     assert user.get(f"{stack.bff_url}/api/orders", headers=XHR).status_code == 200
-    make_refresh_due(redis_server.client(), user)
+    make_refresh_due(redis_server.client(), session_cookie(user))
     assert user.get(f"{stack.bff_url}/api/orders", headers=XHR).status_code == 200
     assert user.post(f"{stack.bff_url}/bff/logout", headers=XHR).status_code == 200
     assert requests.get(f"{stack.bff_url}/no/such/page").status_code == 404
@@ -111,7 +111,7 @@ def test_logs_are_json_with_request_ids_and_never_show_secrets(
     bearer = echoed(browser.get(f"{stack.bff_url}/api/echo/t", headers={
         **XHR, "X-Request-ID": "log-check-1"}))["Authorization"]
     access_token = bearer.removeprefix("Bearer ")
-    make_refresh_due(redis_server.client(), browser)
+    make_refresh_due(redis_server.client(), session_cookie(browser))
     assert browser.get(f"{stack.bff_url}/api/orders", headers=XHR).status_code == 200
     record = session_record(redis_server.client(), browser)
     sealer = Sealer((decode_secret_key(stack.secret_key),))

@@ -57,7 +57,7 @@ def test_login_proxy_refresh_and_logout_work_on_a_cluster(stack: Stack, cluster:
     client = cluster.client()
     version = session_record(client, browser)["v"]
     refreshed_before = metric(stack.bff_url, "bff_token_refreshes_total", outcome="refreshed")
-    make_refresh_due(client, browser)
+    make_refresh_due(client, session_cookie(browser))
     orders = browser.get(f"{stack.bff_url}/api/orders", headers=XHR)
     assert orders.status_code == 200, orders.text
     record = session_record(client, browser)

@@ -18,6 +18,7 @@ from tests.integration.scale_support import (
     check_config,
     make_refresh_due,
     metric,
+    session_cookie,
     session_record,
     stack_running,
     start_sentinel_group,
@@ -94,7 +95,7 @@ def test_master_killed_mid_traffic_fails_over_and_the_session_survives(
     browser = requests.Session()
     log_in(browser, stack.bff_url, "alice", "wonderland")
     refreshed = metric(stack.bff_url, "bff_token_refreshes_total", outcome="refreshed")
-    make_refresh_due(group.current_master(), browser)
+    make_refresh_due(group.current_master(), session_cookie(browser))
     assert browser.get(f"{stack.bff_url}/api/orders", headers=XHR).status_code == 200
     assert metric(stack.bff_url, "bff_token_refreshes_total", outcome="refreshed") == \
         refreshed + 1
@@ -125,7 +126,7 @@ def test_master_killed_mid_traffic_fails_over_and_the_session_survives(
 
     # The rotation written before the failover reached the replica: refreshing again spends
     # the newest refresh token, which the provider accepts (a lost one would end the session).
-    make_refresh_due(group.current_master(), browser)
+    make_refresh_due(group.current_master(), session_cookie(browser))
     after = browser.get(f"{stack.bff_url}/api/orders", headers=XHR)
     assert after.status_code == 200, after.text
     assert metric(stack.bff_url, "bff_token_refreshes_total", outcome="refreshed") == \

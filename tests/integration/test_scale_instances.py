@@ -69,7 +69,7 @@ def test_refresh_storm_split_across_instances_makes_one_grant(
     cookie = session_cookie(browser)
     urls = [bff.url for bff in stack.bffs]
     grants = sum(metric(url, "bff_token_refreshes_total") for url in urls)
-    make_refresh_due(redis_server.client(), browser)
+    make_refresh_due(redis_server.client(), session_cookie(browser))
     version = session_record(redis_server.client(), cookie)["v"]
 
     start = threading.Barrier(16)

@@ -150,7 +150,7 @@ def test_proxied_call_and_refresh_with_rotation_and_reuse_protection(
         "Bearer ")
     before = session_record(redis_server.client(), browser)
     spent = refresh_token_of(basic, redis_server, browser)
-    make_refresh_due(redis_server.client(), browser, expires_in=-1)
+    make_refresh_due(redis_server.client(), session_cookie(browser), expires_in=-1)
     second = browser.get(f"{basic.bff.url}/api/echo/2", headers=XHR, timeout=10)
     assert second.status_code == 200, second.text
     after = session_record(redis_server.client(), browser)

@@ -125,7 +125,7 @@ def test_refresh_rotates_the_refresh_token(stack: Stack, redis_server: RedisServ
     browser = log_in(stack)
     spent = refresh_token_of(stack, redis_server, browser)
     version = session_record(redis_server.client(), browser)["v"]
-    make_refresh_due(redis_server.client(), browser, expires_in=-1)
+    make_refresh_due(redis_server.client(), session_cookie(browser), expires_in=-1)
     assert browser.get(f"{stack.bff.url}/api/echo/2", headers=XHR, timeout=10).status_code == 200
     assert session_record(redis_server.client(), browser)["v"] == version + 1
     assert refresh_token_of(stack, redis_server, browser) != spent
