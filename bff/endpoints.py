@@ -14,7 +14,7 @@ from bff.errors import BadRequest, CsrfRejected, LoginFailed, LoginRequired
 from bff.logins import PendingLogin, binding_digest, minted_binding, new_binding
 from bff.runtime import current_session, runtime
 from bff.sansio.keyspace import logout_token_key
-from bff.sansio.oidc_rules import authorization_response_problem
+from bff.sansio.oidc_rules import authorization_response_problem, session_claims
 from bff.sansio.refresh import token_set
 from bff.sansio.security import csrf_problem, is_cross_site_navigation, is_safe_return_url
 from bff.sessions import Session, clear_session_cookie, set_session_cookie
@@ -49,7 +49,11 @@ def login() -> Response:
     prompt = request.args.get("prompt")
     if prompt is not None and prompt not in PROMPTS:
         raise BadRequest(f"prompt must be one of {', '.join(PROMPTS)}.")
-    start = rt.oidc.start_login(prompt)
+    max_age = request.args.get("max_age")
+    if max_age is not None and not (max_age.isascii() and max_age.isdigit()
+                                    and 0 < len(max_age) <= 9):
+        raise BadRequest("max_age must be a whole number of seconds.")
+    start = rt.oidc.start_login(prompt, int(max_age) if max_age is not None else None)
     # One binding per browser, reused by every login it starts, so two tabs can log in at once;
     # reused only when the BFF minted it, so a planted value is never adopted.
     cookie = rt.settings.binding_cookie_name
@@ -103,7 +107,7 @@ def callback() -> Response:
         stale = rt.store.load(previous, slide=False)
         if stale is not None:
             rt.store.delete(stale.handle)
-    kept = {k: v for k, v in claims.items() if k in rt.settings.user_claims}
+    kept = session_claims(claims, rt.settings.user_claims)
     session_id, session = rt.store.create(
         token_set(tokens, None, time.time()), sub=str(claims["sub"]), sid=claims.get("sid"),
         claims=kept,

@@ -7,9 +7,11 @@ turns any of them into JSON (XHR and API calls) or a readable page (navigations)
     ├── BadRequest (400 invalid_request)
     │   └── PathRejected (400 invalid_path)
     ├── LoginRequired (401 login_required)
+    │   └── ReauthenticationRequired (401 reauthentication_required): carries a login_url
     ├── Forbidden (403 access_denied)
     │   ├── CsrfRejected (403 csrf_rejected)
-    │   └── InsufficientScope (403 insufficient_scope)
+    │   ├── InsufficientScope (403 insufficient_scope)
+    │   └── InsufficientClaims (403 insufficient_claims)
     ├── NotFound (404 not_found)
     ├── MethodNotAllowed (405 method_not_allowed)
     ├── PayloadTooLarge (413 payload_too_large)
@@ -32,10 +34,13 @@ class BffError(Exception):
     status = 500
     title = "Something went wrong"
 
-    def __init__(self, description: str = "", *, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, description: str = "", *, headers: dict[str, str] | None = None,
+                 extra: dict[str, str] | None = None) -> None:
         super().__init__(description)
         self.description = description or self.title
         self.headers = headers or {}
+        self.extra = extra or {}
+        """More fields of the JSON answer, e.g. the ``login_url`` of a fresh login."""
 
 
 class BadRequest(BffError):
@@ -55,6 +60,11 @@ class LoginRequired(BffError):
     title = "Please log in"
 
 
+class ReauthenticationRequired(LoginRequired):
+    code = "reauthentication_required"
+    title = "Please log in again"
+
+
 class Forbidden(BffError):
     code = "access_denied"
     status = 403
@@ -69,6 +79,11 @@ class CsrfRejected(Forbidden):
 class InsufficientScope(Forbidden):
     code = "insufficient_scope"
     title = "Your session does not allow this"
+
+
+class InsufficientClaims(Forbidden):
+    code = "insufficient_claims"
+    title = "Your account does not allow this"
 
 
 class NotFound(BffError):

@@ -185,13 +185,15 @@ class OidcClient:
         session.register_client_auth_method(("client_secret_basic", _secret_basic))
         return session
 
-    def start_login(self, prompt: str | None) -> LoginRequest:
+    def start_login(self, prompt: str | None, max_age: int | None = None) -> LoginRequest:
         meta = self.metadata()
         nonce = generate_token(43)
         verifier = generate_token(64)
         extra = {"nonce": nonce}
         if prompt:
             extra["prompt"] = prompt
+        if max_age is not None:
+            extra["max_age"] = str(max_age)
         with self._session() as client:
             url, state = client.create_authorization_url(
                 meta.authorization_endpoint, state=generate_token(43), code_verifier=verifier,

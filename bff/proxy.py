@@ -12,6 +12,7 @@ import logging
 import secrets
 import time
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import urllib3
 from flask import Blueprint, Response, g, request
@@ -22,17 +23,20 @@ from bff import metrics
 from bff.errors import (
     BffError,
     CsrfRejected,
+    InsufficientClaims,
     InsufficientScope,
     LoginRequired,
     MethodNotAllowed,
     NotFound,
     PathRejected,
     PayloadTooLarge,
+    ReauthenticationRequired,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
 from bff.responses import error_response, http_error_response
 from bff.runtime import current_session, runtime
+from bff.sansio.authz import is_fresh, reauthentication_url, unmet_claims
 from bff.sansio.proxy_rules import (
     IDEMPOTENT,
     REQUEST_ID,
@@ -45,7 +49,7 @@ from bff.sansio.proxy_rules import (
     raw_request_path,
     upstream_headers,
 )
-from bff.sansio.security import csrf_problem
+from bff.sansio.security import csrf_problem, is_safe_return_url
 from bff.sessions import Session
 from bff.settings import HTTP_METHODS, Route
 
@@ -291,4 +295,23 @@ def _credentials(route: Route) -> tuple[Session | None, str | None]:
     missing = [s for s in route.scopes if s not in session.tokens.scope]
     if missing:
         raise InsufficientScope(f"This requires the scope {' '.join(missing)}.")
+    unmet = unmet_claims(route.claims, session.claims)
+    if unmet:
+        raise InsufficientClaims(f"Your account lacks what this requires ({', '.join(unmet)}).")
+    auth_time = float(session.claims.get("auth_time", session.created_at))
+    if route.max_age is not None and not is_fresh(auth_time, route.max_age, time.time()):
+        raise ReauthenticationRequired(
+            f"This requires a login within the last {route.max_age} seconds.",
+            extra={"login_url": reauthentication_url(_page_path(), route.max_age)})
     return rt.tokens.access_token(session)
+
+
+def _page_path() -> str:
+    """Where the fresh login returns: the page the SPA is on (its Referer, same origin only),
+    else the root; never the /api call itself, which is no page."""
+    referer = urlsplit(request.headers.get("Referer", ""))
+    origin = urlsplit(runtime().settings.origin)
+    if (referer.scheme, referer.netloc) == (origin.scheme, origin.netloc) and \
+            is_safe_return_url(referer.path or "/"):
+        return (referer.path or "/") + (f"?{referer.query}" if referer.query else "")
+    return "/"

@@ -40,7 +40,8 @@ def wants_json() -> bool:
 
 def error_response(error: BffError) -> Response:
     if wants_json():
-        response = jsonify({"error": error.code, "error_description": error.description})
+        response = jsonify({**error.extra, "error": error.code,
+                            "error_description": error.description})
         response.status_code = error.status
     else:
         page = PAGE.format(title=escape(error.title), description=escape(error.description),

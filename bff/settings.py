@@ -88,6 +88,13 @@ class Route:
         doc='Largest request body passed on.')
     headers: tuple[tuple[str, str], ...] = setting((),
         doc='A table of extra headers sent to the upstream.')
+    claims: tuple[tuple[str, tuple[str, ...]], ...] = setting(
+        (), doc='Claims the session must hold, a table of claim = [accepted values] '
+        '(`{ roles = ["admin"] }`: the claim, a string or a list, contains one of them; every '
+        'key must hold), else 403 `insufficient_claims`. Each claim must be in `user_claims`.')
+    max_age: int | None = setting(
+        None, doc='Seconds since the login\'s authentication (`auth_time`) after which a new '
+        'login is required: 401 `reauthentication_required` with a `login_url`.')
     request_headers: tuple[str, ...] = setting((),
         doc='Browser request headers this upstream needs beyond the built-in allow-list '
         '(docs/routes.md), e.g. `["X-Tenant"]`.')
@@ -332,7 +339,31 @@ def parse_route(raw: Mapping[str, Any], index: int) -> Route:
         max_body_bytes=int(given["max_body_bytes"]),
         headers=tuple((str(k), str(v)) for k, v in headers.items()),
         request_headers=_words(given["request_headers"]),
+        claims=_claim_rules(given["claims"], where),
+        max_age=_max_age(given["max_age"], where),
     )
+
+
+def _claim_rules(raw: Any, where: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if not isinstance(raw, Mapping | tuple):
+        raise SettingsError(f"{where}: claims must be a table of claim = [accepted values]")
+    items = raw.items() if isinstance(raw, Mapping) else raw
+    rules = []
+    for name, accepted in items:
+        values = _words([accepted] if isinstance(accepted, str) else accepted)
+        if not values or not all(values):
+            raise SettingsError(f"{where}: claims.{name} needs at least one accepted value")
+        rules.append((str(name), values))
+    return tuple(rules)
+
+
+def _max_age(raw: Any, where: str) -> int | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw <= 0:
+        raise SettingsError(f"{where}: max_age must be a positive whole number of seconds, "
+                            f"got {raw!r}")
+    return raw
 
 
 
@@ -398,6 +429,11 @@ def build_settings(raw: Mapping[str, Any], base_dir: Path | None = None) -> Sett
 
     for route in routes:
         check_route(route)
+        unkept = [name for name, _ in route.claims if name not in _words(value["user_claims"])]
+        if unkept:
+            raise SettingsError(
+                f"[[routes]] {route.prefix}: claims names {', '.join(unkept)}, which the "
+                "session does not keep; add it to user_claims")
     prefixes = [r.prefix for r in routes]
     if len(set(prefixes)) != len(prefixes):
         raise SettingsError(f"two [[routes]] share a prefix: {prefixes}")

@@ -23,6 +23,7 @@ from bff import metrics
 from bff.errors import LoginRequired, ProviderUnavailable
 from bff.oidc import OidcClient, RefreshRejected
 from bff.sansio.keyspace import client_token_key, refresh_lock_key
+from bff.sansio.oidc_rules import session_claims
 from bff.sansio.refresh import TokenResponse, TokenSet, is_refresh_due, token_set
 from bff.sealing import Sealer
 from bff.sessions import Session, SessionStore
@@ -162,9 +163,8 @@ class TokenManager:
             tokens = token_set(response, current.tokens, time.time())
             self._store.save_grace(handle, spent, tokens)
             if response.id_claims is not None:
-                current = replace(current, claims={
-                    k: v for k, v in response.id_claims.items()
-                    if k in self._user_claims})
+                current = replace(current, claims=session_claims(response.id_claims,
+                                                                 self._user_claims))
         return self._store_rotated(current, spent, tokens)
 
     def _after_rejection(self, current: Session, spent: str,

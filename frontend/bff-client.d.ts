@@ -7,6 +7,8 @@
 /** Event names the client dispatches on itself. */
 export declare const EVENTS: Readonly<{
   loginRequired: "bff:login-required";
+  /** A route requires a recent login (`max_age`); `detail.loginUrl` is the fresh login to go to. */
+  reauthenticationRequired: "bff:reauthentication-required";
   sessionExpiring: "bff:session-expiring";
   sessionExpired: "bff:session-expired";
 }>;
@@ -26,7 +28,7 @@ export declare class BffError extends Error {
 }
 
 export interface BffClientOptions {
-  /** On `401 login_required` from `fetch`: dispatch `bff:login-required` (default) or navigate to the login. */
+  /** On `401 login_required` (or `reauthentication_required`) from `fetch`: dispatch `bff:login-required` (`bff:reauthentication-required`) by default, or navigate to the login. */
   onLoginRequired?: "event" | "redirect";
   /** Where the BFF's management endpoints live. Default `/bff`. */
   bffPath?: string;

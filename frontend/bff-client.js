@@ -21,6 +21,7 @@ const SILENT_LOGIN_KEY = "bff:silent-login-at";
 /** Event names the client dispatches on itself (it is an `EventTarget`). */
 export const EVENTS = Object.freeze({
   loginRequired: "bff:login-required",
+  reauthenticationRequired: "bff:reauthentication-required",
   sessionExpiring: "bff:session-expiring",
   sessionExpired: "bff:session-expired",
 });
@@ -147,6 +148,9 @@ export class BffClient extends EventTarget {
     } catch (err) {
       if (err instanceof BffError && err.status === 401 && err.error === "login_required") {
         this.#loginRequired(err);
+      } else if (err instanceof BffError && err.status === 401 &&
+                 err.error === "reauthentication_required") {
+        this.#reauthenticationRequired(err);
       }
       throw err;
     }
@@ -314,6 +318,23 @@ export class BffClient extends EventTarget {
     this.dispatchEvent(
       new CustomEvent(EVENTS.loginRequired, { detail: { error: err, returnUrl } }),
     );
+  }
+
+  /**
+   * A route asked for a recent login (`max_age`): the BFF's answer carries the URL of a fresh
+   * login that returns to this page. Only a same-origin `/bff/login` URL is followed.
+   */
+  #reauthenticationRequired(err) {
+    const loginUrl = typeof err.body?.login_url === "string" ? err.body.login_url : null;
+    const safe = loginUrl !== null && loginUrl.startsWith(`${this.#bffPath}/login?`);
+    if (this.#onLoginRequired === "redirect" && safe) {
+      this.#clearTimers();
+      this.#location().assign(loginUrl);
+      return;
+    }
+    this.dispatchEvent(new CustomEvent(EVENTS.reauthenticationRequired, {
+      detail: { error: err, loginUrl: safe ? loginUrl : null },
+    }));
   }
 
   #scheduleExpiry(expiresAt) {

@@ -113,3 +113,12 @@ def authorization_response_problem(issuer_param: str | None, issuer: str,
     if issuer_param is None and issuer_promised:
         return "The login response lacks the issuer its provider promises to send."
     return None
+
+
+def session_claims(id_claims: Mapping[str, Any], wanted: Iterable[str]) -> dict[str, Any]:
+    """What a session keeps of the login's claims: the ones ``/bff/user`` may show, and the
+    authentication time routes with ``max_age`` judge (kept, never shown)."""
+    kept = {name: value for name, value in id_claims.items() if name in set(wanted)}
+    if isinstance(id_claims.get("auth_time"), int | float):
+        kept["auth_time"] = id_claims["auth_time"]
+    return kept

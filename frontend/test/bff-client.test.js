@@ -206,6 +206,41 @@ describe("401 login_required from fetch()", () => {
   });
 });
 
+describe("401 reauthentication_required from fetch()", () => {
+  const loginUrl = "/bff/login?returnUrl=%2Forders&prompt=login&max_age=300";
+  const stale = (url = loginUrl) =>
+    json(401, { error: "reauthentication_required", error_description: "log in again",
+                login_url: url });
+
+  it("in event mode dispatches bff:reauthentication-required with the fresh login URL", async () => {
+    const bff = createBffClient();
+    const seen = [];
+    bff.addEventListener(EVENTS.reauthenticationRequired, (event) => seen.push(event.detail));
+    answer(stale());
+    await assert.rejects(bff.fetch("/api/stock"), { status: 401, error: "reauthentication_required" });
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0].loginUrl, loginUrl);
+    assert.equal(page.assign.mock.callCount(), 0);
+  });
+
+  it("in redirect mode goes to the fresh login", async () => {
+    const bff = createBffClient({ onLoginRequired: "redirect" });
+    answer(stale());
+    await assert.rejects(bff.fetch("/api/stock"), { status: 401 });
+    assert.deepEqual(page.assign.mock.calls[0].arguments, [loginUrl]);
+  });
+
+  it("never follows a login_url that is not this BFF's login", async () => {
+    const bff = createBffClient({ onLoginRequired: "redirect" });
+    const seen = [];
+    bff.addEventListener(EVENTS.reauthenticationRequired, (event) => seen.push(event.detail));
+    answer(stale("https://evil.example/bff/login?x"));
+    await assert.rejects(bff.fetch("/api/stock"));
+    assert.equal(page.assign.mock.callCount(), 0);
+    assert.equal(seen[0].loginUrl, null);
+  });
+});
+
 describe("user()", () => {
   it("returns the user from /bff/user", async () => {
     const bff = createBffClient();

@@ -263,6 +263,20 @@ audience = "demo-api"
 
 def routes_config(upstream: str, pooled: str, closed_port: int) -> str:
     return f"""
+user_claims = ["sub", "name", "email", "roles"]
+
+[[routes]]
+prefix = "/api/role-only"
+upstream = "{upstream}/role-only"
+token = "user"
+claims = {{ roles = ["admin"] }}
+
+[[routes]]
+prefix = "/api/fresh"
+upstream = "{upstream}/fresh"
+token = "user"
+max_age = 60
+
 [[routes]]
 prefix = "/api/orders"
 upstream = "{upstream}/orders"
@@ -361,14 +375,14 @@ class Stack:
         return self.bff.url
 
     def plant_session(self, scopes: tuple[str, ...] = ("openid", "orders:read"),
-                      sub: str = "planted-user") -> tuple[str, str, Session]:
+                      sub: str = "planted-user", **claims: Any) -> tuple[str, str, Session]:
         """A logged-in session written straight into Redis: (cookie value, token, session)."""
         token = f"planted-{secrets.token_urlsafe(16)}"
         now = time.time()
         session_id, session = self.store.create(
             TokenSet(access_token=token, refresh_token=None,
                      access_expires_at=now + 3600, access_issued_at=now, scope=scopes),
-            sub=sub, sid=None, claims={"sub": sub})
+            sub=sub, sid=None, claims={"sub": sub, **claims})
         return session_id, token, session
 
     def session_of(self, browser: requests.Session) -> Session:
