@@ -44,7 +44,8 @@ DISCOVERY_TTL = 3600.0
 CLOCK_LEEWAY = 60
 LOGOUT_TOKEN_MAX_AGE = 300
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
-OIDC_SCOPES = frozenset({"openid", "profile", "email", "address", "phone", "offline_access"})
+OIDC_SCOPES = frozenset({"openid", "profile", "email", "address", "phone", "offline_access",
+                         "roles"})
 
 
 class RefreshRejected(Exception):

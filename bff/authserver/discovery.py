@@ -9,7 +9,7 @@ from bff.authserver.keys import KeyStore
 from bff.authserver.settings import AuthServerSettings
 
 CLAIMS_SUPPORTED = ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "at_hash",
-                    "name", "preferred_username", "email"]
+                    "name", "preferred_username", "email", "roles"]
 
 
 def metadata(settings: AuthServerSettings, keys: KeyStore) -> dict[str, Any]:

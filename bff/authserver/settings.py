@@ -20,7 +20,7 @@ DEFAULT_CONFIG_PATH = "config/authserver.toml"
 DEFAULT_ISSUER = "http://localhost:8001"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_KEY_DIR = "var/authserver/keys"
-OIDC_SCOPES = ("openid", "profile", "email", "offline_access")
+OIDC_SCOPES = ("openid", "profile", "email", "offline_access", "roles")
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", "password")
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 SigningAlg = Literal["RS256", "ES256"]
@@ -40,6 +40,7 @@ class User:
     email: str = ""
     scopes: tuple[str, ...] = ()
     sub: str = ""
+    roles: tuple[str, ...] = ()
 
     @property
     def subject(self) -> str:
@@ -227,7 +228,8 @@ def _user(raw: Mapping[str, Any], index: int, source: str) -> User:
     return User(username=str(username), password_hash=password_hash,
                 name=str(raw.get("name", "")), email=str(raw.get("email", "")),
                 scopes=_strings(raw.get("scopes", []), f"{where} scopes"),
-                sub=str(raw.get("sub", "")))
+                sub=str(raw.get("sub", "")),
+                roles=_strings(raw.get("roles", []), f"{where} roles"))
 
 
 def _client(raw: Mapping[str, Any], index: int, source: str) -> ClientConfig:

@@ -85,6 +85,8 @@ def user_claims(user: Authenticated, scope: str) -> dict[str, Any]:
         claims["preferred_username"] = user.user.username
     if "email" in scopes and user.user.email:
         claims["email"] = user.user.email
+    if "roles" in scopes:
+        claims["roles"] = list(user.user.roles)
     return claims
 
 

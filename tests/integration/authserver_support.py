@@ -49,6 +49,7 @@ password_hash = "{h('wonderland')}"
 name = "Alice Liddell"
 email = "alice@example.com"
 scopes = ["orders:read", "orders:write"]
+roles = ["stock-viewer"]
 
 [[users]]
 username = "bob"
@@ -64,7 +65,8 @@ redirect_uris = ["{REDIRECT_URI}"]
 post_logout_redirect_uris = ["http://localhost:8000/"]
 backchannel_logout_uri = "{backchannel_uri}"
 grant_types = ["authorization_code", "refresh_token"]
-scopes = ["openid", "profile", "email", "offline_access", "orders:read", "orders:write"]
+scopes = ["openid", "profile", "email", "offline_access", "roles", "orders:read",
+          "orders:write"]
 audience = "demo-api"
 
 [[clients]]

@@ -245,3 +245,15 @@ def test_redis_outage_answers_503_json() -> None:
         assert requests.get(f"{dead.url}/healthz").status_code == 200
     finally:
         dead.stop()
+
+
+def test_roles_are_released_only_for_the_roles_scope(server: AuthServer) -> None:
+    """Users may carry roles (config); the ID token carries them when ``roles`` is asked, so a
+    BFF route's ``claims = { roles = [...] }`` can judge them (issue 15)."""
+    with_roles = tokens_for(server, scope="openid profile roles")
+    assert server.verify(with_roles["id_token"], audience="bff-demo")["roles"] == \
+        ["stock-viewer"]
+    without = tokens_for(server, scope="openid profile")
+    assert "roles" not in server.verify(without["id_token"], audience="bff-demo")
+    bob = tokens_for(server, "bob", "builder", scope="openid roles")
+    assert server.verify(bob["id_token"], audience="bff-demo")["roles"] == []
