@@ -331,11 +331,12 @@ class Stack:
             self.balancer.server_close()
 
 
-def bff_toml(port: int, extra_routes: str = "") -> str:
+def bff_toml(port: int, extra_routes: str = "", extra_settings: str = "") -> str:
     return f"""
 client_id = "{CLIENT_ID}"
 client_secret = "{CLIENT_SECRET}"
 scopes = "{SCOPES}"
+{extra_settings}
 
 [[routes]]
 prefix = "/api/orders"
@@ -349,7 +350,8 @@ scopes = ["orders:read"]
 
 def start_stack(bff_redis_url: str, auth_redis_url: str, *, bff_count: int = 1,
                 authserver_count: int = 1, bff_env: dict[str, str] | None = None,
-                auth_env: dict[str, str] | None = None, extra_routes: str = "") -> Stack:
+                auth_env: dict[str, str] | None = None, extra_routes: str = "",
+                extra_settings: str = "") -> Stack:
     """Authorization server(s) on P+1 (several behind a round-robin balancer there), the demo
     API on P+2, and BFF instances: the first on P (the public origin), the others anywhere."""
     port = free_port_run(3)
@@ -357,7 +359,7 @@ def start_stack(bff_redis_url: str, auth_redis_url: str, *, bff_count: int = 1,
     auth_config = render_config(ROOT / "config" / "authserver.toml",
                                 workdir / "authserver.toml", port)
     bff_config = workdir / "bff.toml"
-    bff_config.write_text(bff_toml(port, extra_routes))
+    bff_config.write_text(bff_toml(port, extra_routes, extra_settings))
     secret_key = generate_secret_key()
     stack = Stack(
         port=port, workdir=workdir, secret_key=secret_key, bff_redis_url=bff_redis_url,
