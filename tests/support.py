@@ -144,12 +144,11 @@ def running(process: BffProcess | RedisServer) -> Iterator[BffProcess | RedisSer
 
 
 @dataclass
-class DemoStack:
-    """`bff demo` as a real process: BFF on `port`, authserver on port+1, demo API on port+2."""
+class DemoPorts:
+    """The demo's layout, which every stack of the suite follows: the BFF on ``port``, the
+    authorization server on port+1, the demo API on port+2 (``bff demo --port``)."""
 
     port: int
-    process: BffProcess
-    redis: RedisServer
 
     @property
     def bff_url(self) -> str:
@@ -162,6 +161,14 @@ class DemoStack:
     @property
     def api_url(self) -> str:
         return f"http://localhost:{self.port + 2}"
+
+
+@dataclass
+class DemoStack(DemoPorts):
+    """`bff demo` as a real process, on the demo's ports."""
+
+    process: BffProcess
+    redis: RedisServer
 
     def stop(self) -> None:
         self.process.stop()

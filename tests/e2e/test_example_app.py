@@ -29,6 +29,7 @@ from bff.settings import generate_secret_key, load_settings
 from tests.support import (
     ROOT,
     BffProcess,
+    DemoPorts,
     RedisServer,
     free_port,
     free_port_run,
@@ -92,20 +93,11 @@ def build(installed: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @dataclass
-class Stack:
+class Stack(DemoPorts):
     """The reference provider and demo API on port+1 and port+2, the BFF on port."""
 
-    port: int
     env: dict[str, str]
     processes: list[BffProcess] = field(default_factory=list)
-
-    @property
-    def bff_url(self) -> str:
-        return f"http://localhost:{self.port}"
-
-    @property
-    def issuer(self) -> str:
-        return f"http://localhost:{self.port + 1}"
 
     def stop(self) -> None:
         for process in reversed(self.processes):

@@ -35,6 +35,7 @@ from bff.settings import generate_secret_key
 from tests.support import (
     ROOT,
     BffProcess,
+    DemoPorts,
     RedisServer,
     await_ready,
     free_port,
@@ -274,10 +275,9 @@ def stop_all(processes: list[BffProcess]) -> None:
 
 
 @dataclass
-class Stack:
+class Stack(DemoPorts):
     """``bff demo`` taken apart: each piece its own process, so a test can stop or add any."""
 
-    port: int
     workdir: Path
     secret_key: str
     bff_redis_url: str
@@ -289,14 +289,6 @@ class Stack:
     api: BffProcess | None = None
     bffs: list[BffProcess] = field(default_factory=list)
     balancer: RoundRobin | None = None
-
-    @property
-    def bff_url(self) -> str:
-        return f"http://localhost:{self.port}"
-
-    @property
-    def issuer(self) -> str:
-        return f"http://localhost:{self.port + 1}"
 
     @property
     def bff(self) -> BffProcess:
