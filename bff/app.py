@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from bff import endpoints, frontend, health, limits, proxy
+from bff import endpoints, frontend, health, limits, proxy, user_sessions
 from bff.errors import BffError
 from bff.logins import PendingLogins
 from bff.oidc import OidcClient
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["bff_limits"] = limits.Limits(client, settings)
     app.before_request(limits.enforce)
     app.register_blueprint(endpoints.blueprint)
+    app.register_blueprint(user_sessions.blueprint)
     app.register_blueprint(proxy.blueprint)
     spa = frontend.spa_blueprint(settings)
     if spa is not None:

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, jsonify, redirect, request
 from bff.errors import BadRequest, CsrfRejected, LoginFailed, LoginRequired
 from bff.logins import PendingLogin, binding_digest, minted_binding, new_binding
 from bff.runtime import current_session, runtime
+from bff.sansio.devices import describe_device
 from bff.sansio.keyspace import logout_token_key
 from bff.sansio.oidc_rules import authorization_response_problem, session_claims
 from bff.sansio.refresh import token_set
@@ -110,7 +111,7 @@ def callback() -> Response:
     kept = session_claims(claims, rt.settings.user_claims)
     session_id, session = rt.store.create(
         token_set(tokens, None, time.time()), sub=str(claims["sub"]), sid=claims.get("sid"),
-        claims=kept,
+        claims=kept, device=describe_device(request.headers.get("User-Agent", "")),
     )
     log.info("login sub=%s session=%s", session.sub, session.handle[:12])
     response = redirect(pending.return_url, code=302)
@@ -175,12 +176,23 @@ def _end_session(session: Session | None) -> str:
     landing = f"{rt.settings.base_url}{rt.settings.post_logout_redirect_path}"
     if session is None:
         return rt.settings.post_logout_redirect_path
-    rt.store.delete(session.handle)
-    if session.tokens.refresh_token:
-        rt.oidc.revoke(session.tokens.refresh_token)
-    log.info("logout sub=%s session=%s", session.sub, session.handle[:12])
+    end_session(session, "logout")
     return rt.oidc.end_session_url(landing, session.sid) or \
         rt.settings.post_logout_redirect_path
+
+
+def end_session(session: Session, reason: str) -> bool | None:
+    """Delete a session and revoke its refresh token at the provider: True when done, False
+    when the provider could not revoke (the session is gone all the same), None when another
+    request had already ended it. The one way every kind of logout ends a session."""
+    rt = runtime()
+    if rt.store.delete(session.handle) is None:
+        return None
+    revoked = True
+    if session.tokens.refresh_token:
+        revoked = rt.oidc.revoke(session.tokens.refresh_token)
+    log.info("%s sub=%s session=%s", reason, session.sub, session.handle[:12])
+    return revoked
 
 
 @blueprint.post("/backchannel-logout")
@@ -203,10 +215,9 @@ def backchannel_logout() -> Response:
     ended = 0
     for handle in handles:
         session = rt.store.load_handle(handle)
-        if session is None or (sub and session.sub != sub) or rt.store.delete(handle) is None:
+        if session is None or (sub and session.sub != sub):
             continue
-        ended += 1
-        if session.tokens.refresh_token:
-            rt.oidc.revoke(session.tokens.refresh_token)
+        if end_session(session, "backchannel logout") is not None:
+            ended += 1
     log.info("backchannel logout ended %d session(s)", ended)
     return Response(status=200, headers={"Cache-Control": "no-store"})

@@ -65,6 +65,7 @@ class Session:
     tokens: TokenSet
     sealed_with_current_key: bool
     idle_expires_at: float
+    device: str = ""
 
     @property
     def session_expires_at(self) -> float:
@@ -93,7 +94,7 @@ class SessionStore:
         return self._redis
 
     def create(self, tokens: TokenSet, sub: str, sid: str | None,
-               claims: dict[str, Any]) -> tuple[str, Session]:
+               claims: dict[str, Any], device: str = "") -> tuple[str, Session]:
         """A brand-new session under a fresh id: ids are never reused across logins."""
         session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
         now = time.time()
@@ -101,6 +102,7 @@ class SessionStore:
             handle=session_handle(session_id), version=1, sub=sub, sid=sid, claims=claims,
             created_at=now, expires_at=now + self._lifetime, tokens=tokens,
             sealed_with_current_key=True, idle_expires_at=now + self._idle_ms / 1000,
+            device=device,
         )
         with store_errors():
             # Index first: a stale index entry is harmless, a session missing from it would
@@ -230,6 +232,11 @@ class SessionStore:
                     handles |= {h.decode() for h in members}
         return handles
 
+    def forget_stale(self, sub: str, handle: str) -> None:
+        """Drop an index entry whose session has expired by itself: met while listing."""
+        with store_errors():
+            self._redis.srem(session_index_key("sub", sub), handle)
+
     def _ttl_ms(self, session: Session) -> int:
         remaining = int((session.expires_at - time.time()) * 1000)
         return max(1, min(self._idle_ms, remaining))
@@ -243,6 +250,7 @@ class SessionStore:
             "expires_at": session.expires_at, "at_exp": t.access_expires_at,
             "at_iat": t.access_issued_at, "scope": " ".join(t.scope),
             "tok": self._sealer.seal(secret.encode(), f"{session.handle}:tokens"),
+            **({"dev": session.device} if session.device else {}),
         }, separators=(",", ":")).encode()
 
     def _decode(self, handle: str, raw: bytes, idle_expires_at: float) -> Session | None:
@@ -264,7 +272,7 @@ class SessionStore:
                 access_issued_at=record["at_iat"], scope=tuple(record["scope"].split()),
             ),
             sealed_with_current_key=self._sealer.is_current(record["tok"]),
-            idle_expires_at=idle_expires_at,
+            idle_expires_at=idle_expires_at, device=str(record.get("dev", "")),
         )
 
 

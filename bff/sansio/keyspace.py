@@ -59,3 +59,10 @@ def pending_logins_key(binding: str) -> str:
 
 
 CHECK_CONFIG_PROBE = "bff:check-config:{probe}"
+
+
+def public_session_id(handle: str) -> str:
+    """The name a session has in the user's list of sessions: derived from the handle, so it
+    reveals neither the cookie nor the Redis key, and acting on it still needs the owner's
+    cookie and anti-forgery header."""
+    return digest(f"bff:public-session:{handle}", 24)

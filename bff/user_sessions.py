@@ -1,0 +1,88 @@
+"""The signed-in user's own sessions: where am I signed in, and sign that one (or all) out.
+
+Same anti-forgery rules as ``/bff/user``. A session is named by an opaque public id (never the
+cookie, never the Redis key); listing and ending are bounded by the user's session count,
+through the ``sub`` index, never a scan; index entries of sessions that expired by themselves
+are dropped when met. Ending one revokes its refresh token at the provider, as logout does.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+
+from bff.endpoints import end_session, require_csrf
+from bff.errors import BadRequest, LoginRequired, NotFound
+from bff.runtime import current_session, runtime
+from bff.sansio.keyspace import public_session_id
+from bff.sessions import Session, clear_session_cookie
+
+blueprint = Blueprint("user_sessions", __name__, url_prefix="/bff/sessions")
+PUBLIC_ID = re.compile(r"[0-9a-f]{24}")
+
+
+def _signed_in() -> Session:
+    require_csrf()
+    session = current_session(slide=False)
+    if session is None:
+        raise LoginRequired("You are not logged in.")
+    return session
+
+
+def _own_sessions(user: Session) -> list[Session]:
+    rt = runtime()
+    sessions = []
+    for handle in sorted(rt.store.handles_for(sub=user.sub)):
+        session = rt.store.load_handle(handle)
+        if session is None:
+            rt.store.forget_stale(user.sub, handle)
+        elif session.sub == user.sub:
+            sessions.append(session)
+    return sessions
+
+
+def _describe(session: Session, current: Session) -> dict[str, Any]:
+    idle = runtime().settings.session_idle_timeout
+    return {
+        "id": public_session_id(session.handle),
+        "device": session.device or "A browser",
+        "created_at": int(session.created_at),
+        "last_seen_at": int(session.idle_expires_at - idle),
+        "expires_at": int(session.session_expires_at),
+        "current": session.handle == current.handle,
+    }
+
+
+@blueprint.get("")
+def list_sessions() -> Response:
+    user = _signed_in()
+    sessions = sorted(_own_sessions(user), key=lambda s: s.created_at, reverse=True)
+    return jsonify({"sessions": [_describe(s, user) for s in sessions]})
+
+
+@blueprint.delete("/<public_id>")
+def end_one(public_id: str) -> Response:
+    user = _signed_in()
+    if not PUBLIC_ID.fullmatch(public_id):
+        raise BadRequest("A session id is 24 hexadecimal characters.")
+    target = next((s for s in _own_sessions(user)
+                   if public_session_id(s.handle) == public_id), None)
+    if target is None:
+        raise NotFound("You have no session with this id.")
+    revoked = end_session(target, "session ended by its user")
+    response = jsonify({"ended": 1, "not_revoked": 0 if revoked is not False else 1})
+    if target.handle == user.handle:
+        clear_session_cookie(response, runtime().settings)
+    return response
+
+
+@blueprint.post("/logout-all")
+def end_all() -> Response:
+    user = _signed_in()
+    outcomes = [end_session(s, "signed out everywhere") for s in _own_sessions(user)]
+    response = jsonify({"ended": sum(o is not None for o in outcomes),
+                        "not_revoked": sum(o is False for o in outcomes)})
+    clear_session_cookie(response, runtime().settings)
+    return response
