@@ -66,6 +66,36 @@ def _audit(args: argparse.Namespace) -> int:
     ))
 
 
+def _sessions(args: argparse.Namespace) -> int:
+    """Operators: a user's sessions, or end them (a stolen laptop, a leaver) without waiting
+    for the provider; refresh tokens are revoked as logout does."""
+    from bff.app import create_app
+    from bff.endpoints import end_session
+    from bff.sansio.keyspace import public_session_id
+    from bff.settings import load_settings
+    from bff.user_sessions import describe, sessions_of
+
+    with create_app(load_settings(args.config)).app_context():
+        sessions = sessions_of(args.sub)
+        if args.action == "list":
+            for view in map(describe, sessions):
+                print(f"{view['id']}  {view['device']:<22} created {view['created_at']} "
+                      f"last seen {view['last_seen_at']} expires {view['expires_at']}")
+            print(f"{len(sessions)} session(s) of {args.sub}", file=sys.stderr)
+            return 0
+        targets = [s for s in sessions
+                   if args.session is None or public_session_id(s.handle) == args.session]
+        if args.session is not None and not targets:
+            print(f"bff: {args.sub} has no session {args.session}", file=sys.stderr)
+            return 1
+        outcomes = [end_session(s, "session revoked by an operator") for s in targets]
+    not_revoked = sum(o is False for o in outcomes)
+    print(f"ended {sum(o is not None for o in outcomes)} session(s) of {args.sub}"
+          + (f"; {not_revoked} refresh token(s) could not be revoked at the provider "
+             "(they stay valid there until they expire)" if not_revoked else ""))
+    return 0
+
+
 def _generate_key(args: argparse.Namespace) -> int:
     from bff.settings import generate_secret_key
 
@@ -124,6 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
                                         "found from its authorization endpoint")
     audit.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
     audit.set_defaults(func=_audit)
+
+    sessions = sub.add_parser("sessions", help="list or end a user's sessions (operators)")
+    sessions.add_argument("action", choices=["list", "revoke"])
+    sessions.add_argument("--sub", required=True, help="the user's subject (sub)")
+    sessions.add_argument("--session", help="with revoke: only this session id (from list)")
+    sessions.add_argument("--config", help="TOML settings file (default: $BFF_CONFIG)")
+    sessions.set_defaults(func=_sessions)
 
     key = sub.add_parser("generate-key", help="print a new key for BFF_SECRET_KEYS")
     key.set_defaults(func=_generate_key)

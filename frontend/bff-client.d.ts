@@ -27,6 +27,19 @@ export declare class BffError extends Error {
   body: unknown;
 }
 
+/** One of the user's sessions, as `GET /bff/sessions` lists it. */
+export interface SessionInfo {
+  /** Opaque id for `endSession`: not the cookie, not usable as one. */
+  id: string;
+  /** A coarse description such as "Chrome on Linux". */
+  device: string;
+  created_at: number;
+  last_seen_at: number;
+  expires_at: number;
+  /** Whether it is the session of this browser. */
+  current: boolean;
+}
+
 export interface BffClientOptions {
   /** On `401 login_required` (or `reauthentication_required`) from `fetch`: dispatch `bff:login-required` (`bff:reauthentication-required`) by default, or navigate to the login. */
   onLoginRequired?: "event" | "redirect";
@@ -95,6 +108,12 @@ export declare class BffClient extends EventTarget {
   login(returnUrl?: string, options?: LoginOptions): void;
   /** The URL `login()` navigates to. */
   loginUrl(returnUrl?: string, options?: LoginOptions): string;
+  /** Where the user is signed in, newest first; never a token. */
+  sessions(): Promise<SessionInfo[]>;
+  /** Sign one session out (its refresh token is revoked at the provider). */
+  endSession(id: string): Promise<{ ended: number; not_revoked: number }>;
+  /** Sign out everywhere (this session too), then go to `/`. */
+  logoutEverywhere(): Promise<void>;
   /** `prompt=none` login by top-level navigation; `false` when tried too recently in this tab. */
   silentLogin(returnUrl?: string): boolean;
   /** End the session at the BFF and navigate where it says next (or `/`). */

@@ -250,6 +250,40 @@ export class BffClient extends EventTarget {
     this.#location().assign(next);
   }
 
+  /**
+   * Where the user is signed in: `{ id, device, created_at, last_seen_at, expires_at, current }`
+   * per session, newest first (times in seconds since the epoch). Never a token.
+   *
+   * @returns {Promise<Array<object>>}
+   */
+  async sessions() {
+    const body = await this.json(`${this.#bffPath}/sessions`);
+    return body?.sessions ?? [];
+  }
+
+  /**
+   * Sign one session out (another device, or this one); its refresh token is revoked.
+   *
+   * @param {string} id a session id from {@link BffClient#sessions}.
+   * @returns {Promise<{ ended: number, not_revoked: number }>}
+   */
+  async endSession(id) {
+    if (typeof id !== "string" || !/^[0-9a-f]{24}$/.test(id)) {
+      throw new TypeError("a session id is 24 hexadecimal characters");
+    }
+    return this.json(`${this.#bffPath}/sessions/${id}`, { method: "DELETE" });
+  }
+
+  /**
+   * Sign out everywhere: every session of this user ends (this one too) and the page goes to
+   * `/`.
+   */
+  async logoutEverywhere() {
+    this.#clearTimers();
+    await this.json(`${this.#bffPath}/sessions/logout-all`, { method: "POST" });
+    this.#location().assign("/");
+  }
+
   /** Stop the session-expiry timers (for tests and single-page teardown). */
   dispose() {
     this.#clearTimers();

@@ -241,6 +241,34 @@ describe("401 reauthentication_required from fetch()", () => {
   });
 });
 
+describe("sessions", () => {
+  it("lists them with the anti-forgery header", async () => {
+    const bff = createBffClient();
+    answer(json(200, { sessions: [{ id: "a".repeat(24), device: "Chrome on Linux", current: true }] }));
+    const listed = await bff.sessions();
+    assert.equal(listed[0].device, "Chrome on Linux");
+    assert.equal(sent[0].url, `${ORIGIN}/bff/sessions`);
+    assert.equal(sent[0].headers.get("X-CSRF"), "1");
+  });
+
+  it("ends one by id and refuses anything that is not an id", async () => {
+    const bff = createBffClient();
+    answer(json(200, { ended: 1, not_revoked: 0 }));
+    assert.deepEqual(await bff.endSession("b".repeat(24)), { ended: 1, not_revoked: 0 });
+    assert.equal(sent[0].url, `${ORIGIN}/bff/sessions/${"b".repeat(24)}`);
+    assert.equal(sent[0].init.method, "DELETE");
+    await assert.rejects(bff.endSession("../logout"), TypeError);
+  });
+
+  it("signs out everywhere and leaves the page", async () => {
+    const bff = createBffClient();
+    answer(json(200, { ended: 2, not_revoked: 0 }));
+    await bff.logoutEverywhere();
+    assert.equal(sent[0].init.method, "POST");
+    assert.deepEqual(page.assign.mock.calls[0].arguments, ["/"]);
+  });
+});
+
 describe("user()", () => {
   it("returns the user from /bff/user", async () => {
     const bff = createBffClient();

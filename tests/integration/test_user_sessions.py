@@ -4,10 +4,15 @@ are out of reach; the usual anti-forgery rules hold."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import requests
 
-from tests.integration.session_support import KnownStack, bff_cookie
-from tests.support import XHR, log_in
+from tests.integration.session_support import KnownStack, bff_cookie, instance_env
+from tests.support import ROOT, XHR, log_in
 
 CHROME = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like "
                         "Gecko) Chrome/131.0 Safari/537.36"}
@@ -102,3 +107,29 @@ def test_sign_out_everywhere_ends_all_of_mine_and_none_of_bobs(stack: KnownStack
         assert browser.get(f"{stack.bff_url}/bff/user", headers=XHR).status_code == 401
     assert all(stack.introspect(t)["active"] is False for t in tokens if t)
     assert bob.get(f"{stack.bff_url}/bff/user", headers=XHR).status_code == 200
+
+
+def test_operators_list_and_revoke_a_users_sessions_from_the_command_line(
+        stack: KnownStack, tmp_path: Path) -> None:
+    """`bff sessions list|revoke --sub`: a stolen laptop ends now, bob's sessions stay."""
+    alice = browser_as(stack, "alice", "wonderland", CHROME)
+    bob = browser_as(stack, "bob", "builder", FIREFOX)
+    config = tmp_path / "bff.toml"
+    config.write_text("")
+    env = instance_env(stack, stack.keys, config)
+    listed = run_cli(["sessions", "list", "--sub", "alice"], env)
+    assert listed.returncode == 0, listed.stderr
+    mine = next(s for s in sessions_of(stack, alice) if s["current"])
+    assert mine["id"] in listed.stdout and "Chrome on Linux" in listed.stdout
+    one = run_cli(["sessions", "revoke", "--sub", "alice", "--session", str(mine["id"])], env)
+    assert one.returncode == 0 and "ended 1 session(s) of alice" in one.stdout
+    assert alice.get(f"{stack.bff_url}/bff/user", headers=XHR).status_code == 401
+    unknown = run_cli(["sessions", "revoke", "--sub", "alice", "--session", "0" * 24], env)
+    assert unknown.returncode == 1
+    assert bob.get(f"{stack.bff_url}/bff/user", headers=XHR).status_code == 200
+
+
+def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bff.cli", *args, "--config", env["BFF_CONFIG"]],
+                          env={**os.environ, **env}, capture_output=True, text=True, timeout=60,
+                          cwd=ROOT)
