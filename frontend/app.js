@@ -52,6 +52,8 @@ const el = {
   itemInput: $("order-item-input"),
   quantityInput: $("order-quantity-input"),
   addButton: $("add-order-button"),
+  devicesList: $("devices-list"),
+  logoutEverywhereButton: $("logout-everywhere-button"),
 };
 
 const fieldErrors = {
@@ -117,6 +119,46 @@ function showUser(user) {
   else el.form.setAttribute("aria-describedby", "write-denied");
 
   showView("user");
+  loadDevices();
+}
+
+/* ---------- where you're signed in ---------- */
+
+async function loadDevices() {
+  try {
+    const sessions = await bff.sessions();
+    el.devicesList.replaceChildren(...sessions.map(deviceRow));
+  } catch (err) {
+    if (!isLoginRequired(err)) showError(err);
+  }
+}
+
+function deviceRow(session) {
+  const item = document.createElement("li");
+  item.className = "device";
+  item.dataset.testid = "device";
+  const label = document.createElement("span");
+  const seen = dateFormat.format(new Date(session.last_seen_at * 1000));
+  label.textContent = `${session.device}${session.current ? " (this browser)" : ""} · last active ${seen}`;
+  item.append(label);
+  if (!session.current) {
+    const end = document.createElement("button");
+    end.type = "button";
+    end.className = "btn btn-ghost btn-small";
+    end.dataset.testid = "end-session-button";
+    end.textContent = "Sign out";
+    end.addEventListener("click", async () => {
+      try {
+        await bff.endSession(session.id);
+        announce(`Signed out ${session.device}.`);
+        await loadDevices();
+      } catch (err) {
+        showError(err);
+      }
+    });
+    item.append(end);
+  }
+  return item;
 }
 
 function initials(name) {
@@ -435,6 +477,13 @@ function wire() {
     loadOrders();
   });
   el.errorClose.addEventListener("click", clearError);
+  el.logoutEverywhereButton.addEventListener("click", async () => {
+    try {
+      await bff.logoutEverywhere();
+    } catch (err) {
+      showError(err);
+    }
+  });
   el.form.addEventListener("submit", submitOrder);
   for (const [field, { input }] of Object.entries(fieldErrors)) {
     input.addEventListener("input", () => {
