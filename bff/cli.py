@@ -96,6 +96,15 @@ def _sessions(args: argparse.Namespace) -> int:
     return 0
 
 
+def _generate_admin_token(args: argparse.Namespace) -> int:
+    from bff.admin import new_admin_token
+
+    token, digest = new_admin_token()
+    print(f"admin token (give it to operators, keep it secret): {token}")
+    print(f"BFF_ADMIN_TOKEN_SHA256={digest}")
+    return 0
+
+
 def _generate_key(args: argparse.Namespace) -> int:
     from bff.settings import generate_secret_key
 
@@ -161,6 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     sessions.add_argument("--session", help="with revoke: only this session id (from list)")
     sessions.add_argument("--config", help="TOML settings file (default: $BFF_CONFIG)")
     sessions.set_defaults(func=_sessions)
+
+    admin_token = sub.add_parser("generate-admin-token", help="print a token for the admin API "
+                                 "and the BFF_ADMIN_TOKEN_SHA256 that enables it")
+    admin_token.set_defaults(func=_generate_admin_token)
 
     key = sub.add_parser("generate-key", help="print a new key for BFF_SECRET_KEYS")
     key.set_defaults(func=_generate_key)

@@ -71,6 +71,9 @@ def exposition() -> tuple[bytes, str]:
         MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+ADMIN_DENIED = Counter(
+    "bff_admin_denied_total",
+    "Admin API requests refused for a missing or wrong credential.")
 REVOCATIONS = Counter(
     "bff_revocations_total",
     "Refresh-token revocations at logout, by outcome (revoked, no_endpoint, refused, "

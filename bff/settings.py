@@ -192,6 +192,13 @@ class Settings:
     revocation_endpoint: str | None = setting(None, env="BFF_REVOCATION_ENDPOINT",
         doc="The provider's RFC 7009 revocation endpoint, when neither its OIDC discovery nor its "
         'RFC 8414 metadata names one.')
+    admin_token_sha256: str | None = setting(
+        None, secret=True, env="BFF_ADMIN_TOKEN_SHA256",
+        doc='Turns the admin API on: the SHA-256 (hex) of its bearer token, as '
+        '`bff generate-admin-token` prints it. Unset, there is no admin API.')
+    admin_path: str = setting(
+        "/bff/admin", env="BFF_ADMIN_PATH",
+        doc='Where the admin API listens on the BFF\'s port; keep it off the public edge.')
     userinfo_endpoint: str | None = setting(None, env="BFF_USERINFO_ENDPOINT",
         doc="The provider's userinfo endpoint, when its discovery names none.")
 
@@ -476,6 +483,9 @@ def build_settings(raw: Mapping[str, Any], base_dir: Path | None = None) -> Sett
         userinfo=str(value["userinfo"]).lower(),  # type: ignore[arg-type]
         revocation_endpoint=_endpoint("BFF_REVOCATION_ENDPOINT", raw.get("revocation_endpoint")),
         userinfo_endpoint=_endpoint("BFF_USERINFO_ENDPOINT", raw.get("userinfo_endpoint")),
+        admin_token_sha256=str(raw["admin_token_sha256"]).strip().lower()
+        if raw.get("admin_token_sha256") else None,
+        admin_path=str(value["admin_path"]).rstrip("/"),
     )
     _check_consistency(settings)
     return settings
@@ -494,6 +504,13 @@ def _check_consistency(settings: Settings) -> None:
     if settings.client_auth is not None and settings.client_auth not in CLIENT_AUTH_METHODS:
         raise SettingsError(f"BFF_CLIENT_AUTH must be one of {', '.join(CLIENT_AUTH_METHODS)} "
                             f"(or unset: chosen from discovery), got {settings.client_auth!r}")
+    if settings.admin_token_sha256 is not None and not re.fullmatch(
+            r"[0-9a-f]{64}", settings.admin_token_sha256):
+        raise SettingsError("BFF_ADMIN_TOKEN_SHA256 must be 64 hex characters, the SHA-256 of "
+                            "the admin token (`bff generate-admin-token` prints both)")
+    if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", settings.admin_path) or \
+            settings.admin_path.startswith("/api"):
+        raise SettingsError("BFF_ADMIN_PATH must be a plain path outside /api, e.g. /bff/admin")
     if settings.userinfo not in USERINFO_MODES:
         raise SettingsError(f"BFF_USERINFO must be one of {', '.join(USERINFO_MODES)}, "
                             f"got {settings.userinfo!r}")
