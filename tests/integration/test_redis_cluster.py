@@ -128,3 +128,20 @@ def test_check_config_describes_the_cluster(stack: Stack) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ok   redis      cluster via 127.0.0.1" in result.stdout
     assert "3 master(s), 16384 of 16384 slots served" in result.stdout
+
+
+def test_a_users_sessions_spread_over_masters_are_listed_and_ended_on_a_cluster(
+        stack: Stack, cluster: Cluster) -> None:
+    """The sub index reaches every session by key, wherever its slot lives: no SCAN, which a
+    Cluster would need per node."""
+    browsers = []
+    for _ in range(6):
+        browser = requests.Session()
+        log_in(browser, stack.bff_url, "bob", "builder")
+        browsers.append(browser)
+    listed = browsers[0].get(f"{stack.bff_url}/bff/sessions", headers=XHR).json()["sessions"]
+    assert len(listed) >= 6 and sum(s["current"] for s in listed) == 1
+    ended = browsers[0].post(f"{stack.bff_url}/bff/sessions/logout-all", headers=XHR)
+    assert ended.status_code == 200 and ended.json()["ended"] >= 6
+    for browser in browsers[1:]:
+        assert browser.get(f"{stack.bff_url}/bff/user", headers=XHR).status_code == 401
