@@ -11,14 +11,16 @@ import requests
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import RequestHeaderFieldsTooLarge
 
-from bff import metrics
+from bff import metrics, tracing
 from bff.errors import BffError, ProviderUnavailable
 from bff.logs import RequestIdMiddleware, configure_logging, current_request_id
 from bff.runtime import runtime
+from bff.sansio.proxy_rules import is_trusted
 from bff.settings import Settings
 
 blueprint = Blueprint("health", __name__)
 access_log = logging.getLogger("bff.access")
+log = logging.getLogger(__name__)
 
 MANAGEMENT_BODY_LIMIT = 64 * 1024
 ENDPOINT_LOGINS = "bff.callback"
@@ -40,6 +42,12 @@ def _start_request() -> None:
     g.request_id = request.headers.get("X-Request-ID", "-")
     g.started = time.perf_counter()
     settings = runtime().settings
+    if tracing.enabled():
+        trusted = is_trusted(request.remote_addr or "", settings.trusted_proxies)
+        g.trace_context = tracing.server_span(
+            f"{request.method} {request.url_rule.rule if request.url_rule else 'unmatched'}",
+            request.headers, trusted, **{"http.request.method": request.method})
+        g.trace_span = g.trace_context.__enter__()
     size = sum(len(name) + len(value) + 4 for name, value in request.headers.items())
     if size > settings.max_header_bytes:
         raise RequestHeaderFieldsTooLarge(
@@ -56,6 +64,9 @@ def _finish_request(response: Response) -> Response:
     metrics.REQUESTS.labels(route=route, method=request.method,
                             status=str(response.status_code)).inc()
     metrics.REQUEST_SECONDS.labels(route=route, method=request.method).observe(elapsed)
+    if g.get("trace_span") is not None:
+        g.trace_span.set_attribute("http.route", route)
+        g.trace_span.set_attribute("http.response.status_code", response.status_code)
     _count_logins_and_logouts(response, settings)
     response.headers["X-Request-ID"] = current_request_id()
     access_log.info(
@@ -120,10 +131,19 @@ def install(app: Flask, settings: Settings) -> None:
     configure_logging(settings.log_format)
     app.wsgi_app = RequestIdMiddleware(app.wsgi_app)  # type: ignore[method-assign]
     app.extensions["bff_provider_probe"] = ProviderProbe(settings)
+    if not tracing.enabled() and tracing.configure():
+        log.info("tracing on: OpenTelemetry spans exported per OTEL_* settings")
     app.before_request(_start_request)
     app.before_request(_provider_gate)
     app.after_request(_finish_request)
+    app.teardown_request(_end_request_span)
     app.register_blueprint(blueprint)
+
+
+def _end_request_span(error: BaseException | None) -> None:
+    span_context = g.pop("trace_context", None)
+    if span_context is not None:
+        span_context.__exit__(None, None, None)
 
 
 @blueprint.get("/healthz")

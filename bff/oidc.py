@@ -22,7 +22,7 @@ from authlib.common.security import generate_token
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
-from bff import metrics
+from bff import metrics, tracing
 from bff.errors import LoginFailed, ProviderUnavailable
 from bff.resource.fetching import http_json_fetcher
 from bff.resource.jwks import JwksCache, KeysUnavailable, UnknownKey
@@ -206,10 +206,11 @@ class OidcClient:
         meta = self.metadata()
         try:
             with self._session() as client:
-                token = client.fetch_token(
-                    meta.token_endpoint, grant_type="authorization_code", code=code,
-                    code_verifier=code_verifier, timeout=self._settings.provider_timeout,
-                )
+                with tracing.span("oidc code exchange", "client"):
+                    token = client.fetch_token(
+                        meta.token_endpoint, grant_type="authorization_code", code=code,
+                        code_verifier=code_verifier, timeout=self._settings.provider_timeout,
+                    )
         except OAuthError as exc:
             raise LoginFailed(f"The identity provider refused the login ({exc.error}).") from exc
         except (requests.RequestException, ValueError) as exc:
@@ -226,10 +227,11 @@ class OidcClient:
                 # No scope (RFC 6749 section 6: the grant's own scope is kept). Authlib would
                 # send the login's scope, which oidc-provider refuses as invalid_scope when
                 # a resource-bound grant does not hold every scope asked at login.
-                token = client.refresh_token(
-                    meta.token_endpoint, refresh_token=refresh_token, scope=None,
-                    timeout=self._settings.provider_timeout,
-                )
+                with tracing.span("oidc token refresh", "client"):
+                    token = client.refresh_token(
+                        meta.token_endpoint, refresh_token=refresh_token, scope=None,
+                        timeout=self._settings.provider_timeout,
+                    )
         except OAuthError as exc:
             if exc.error == "invalid_grant":
                 raise RefreshRejected(exc.error) from exc

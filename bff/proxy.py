@@ -19,7 +19,7 @@ from flask import Blueprint, Response, g, request
 from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
 from werkzeug.exceptions import MethodNotAllowed as MethodOutsideRules
 
-from bff import metrics
+from bff import metrics, tracing
 from bff.errors import (
     BffError,
     CsrfRejected,
@@ -64,7 +64,19 @@ class Proxy:
 
     def send(self, route: Route, method: str, url: str, headers: dict[str, str],
              body: Iterator[bytes] | None) -> urllib3.BaseHTTPResponse:
-        """The upstream's response, headers read and body not; timed until then per route."""
+        """The upstream's response, headers read and body not; traced (with ``traceparent``
+        passed on) when tracing is on."""
+        with tracing.span(f"upstream {route.prefix}", "client",
+                          **{"http.request.method": method, "http.route": route.prefix}) as span:
+            tracing.inject(headers)
+            response = self._timed(route, method, url, headers, body)
+            if span is not None:
+                span.set_attribute("http.response.status_code", response.status)
+        return response
+
+    def _timed(self, route: Route, method: str, url: str, headers: dict[str, str],
+               body: Iterator[bytes] | None) -> urllib3.BaseHTTPResponse:
+        """Timed until the response headers arrive, per route and outcome."""
         started = time.perf_counter()
         outcome = "error"
         try:

@@ -24,7 +24,7 @@ from typing import Any
 import redis
 from flask import Response
 
-from bff import metrics
+from bff import metrics, tracing
 from bff.sansio.keyspace import (
     refresh_grace_key,
     session_handle,
@@ -122,7 +122,8 @@ class SessionStore:
         """One round trip: read the record and, when sliding, push its idle expiry forward."""
         handle = session_handle(session_id)
         key = session_record_key(handle)
-        with store_errors():
+        with store_errors(), tracing.span("redis GETEX session", "client",
+                                          **{"db.system": "redis"}):
             if slide:
                 raw, ttl_ms = self._redis.getex(key, px=self._idle_ms), self._idle_ms
             else:
@@ -159,7 +160,8 @@ class SessionStore:
                           sealed_with_current_key=True)
         key = session_record_key(session.handle)
         args = [session.version, self._encode(updated), self._ttl_ms(updated)]
-        with store_errors():
+        with store_errors(), tracing.span("redis CAS session", "client",
+                                          **{"db.system": "redis"}):
             if not self._wait_replicas:
                 written = self._cas(keys=[key], args=args)
             else:

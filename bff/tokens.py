@@ -19,7 +19,7 @@ from dataclasses import replace
 
 import redis
 
-from bff import metrics
+from bff import metrics, tracing
 from bff.errors import LoginRequired, ProviderUnavailable
 from bff.oidc import OidcClient, RefreshRejected
 from bff.sansio.keyspace import client_token_key, refresh_lock_key
@@ -129,7 +129,7 @@ class TokenManager:
                         return self._refresh_locked(session.handle, rejected_token)
                     finally:
                         lock.release()
-                with metrics.LOCK_WAIT_SECONDS.time():
+                with metrics.LOCK_WAIT_SECONDS.time(), tracing.span("refresh lock wait"):
                     lock.wait_until_free(deadline)
                 current = self._store.load_handle(session.handle)
                 if current is None:
