@@ -87,6 +87,8 @@ class FakeProvider:
     code_exchanges: int = 0
     token_failures: list[str] = field(default_factory=list)
     on_refresh: Callable[[str], None] | None = None
+    refresh_id_claims: dict[str, Any] | None = None
+    """When set, refresh answers carry an ID token with these claims (OIDC Core 12.2)."""
     refresh_attempts: int = 0
     refresh_grants: int = 0
     client_grants: int = 0
@@ -199,7 +201,10 @@ class FakeProvider:
                 return _json({"error": "invalid_grant"}, 400)
             self._live_refresh.discard(refresh_token)
             self.refresh_grants += 1
-        return _json(self._tokens(refresh=True))
+        body = self._tokens(refresh=True)
+        if self.refresh_id_claims is not None:
+            body["id_token"] = self.sign(self.refresh_id_claims)
+        return _json(body)
 
     def grant(self) -> dict[str, Any]:
         """A fresh token response, as if a login had just happened."""

@@ -7,6 +7,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -70,6 +71,7 @@ def world(provider: FakeProvider, redis_server: RedisServer) -> Iterator[World]:
     yield World(provider, client, store, oidc, TokenManager(store, oidc, settings, sealer))
     provider.token_failures.clear()
     provider.on_refresh = None
+    provider.refresh_id_claims = None
 
 
 def test_waiter_uses_the_token_the_winner_stored(world: World) -> None:
@@ -219,3 +221,32 @@ def test_lock_lease_is_renewed_while_held_and_gone_after_release(world: World) -
     assert not world.client.exists(key)
     assert RedisLock(world.client, key).acquire()
     world.client.delete(key)
+
+
+def refreshed_id_claims(provider: FakeProvider, **changes: Any) -> dict[str, Any]:
+    now = int(time.time())
+    return {"iss": provider.issuer, "sub": "user-1", "aud": CLIENT_ID, "iat": now,
+            "exp": now + 300, "name": "Renamed User", "email": "new@example.com", **changes}
+
+
+def test_a_refreshed_id_token_refreshes_the_sessions_claims(world: World) -> None:
+    """OIDC Core 12.2: a valid ID token in the refresh answer (same iss and sub, no nonce)."""
+    world.fake.refresh_id_claims = refreshed_id_claims(world.fake)
+    session = world.session()
+    refreshed, _ = world.manager.access_token(session)
+    assert world.current(session).claims["name"] == "Renamed User"
+    assert refreshed.tokens.refresh_token != session.tokens.refresh_token
+
+
+@pytest.mark.parametrize("change", ["another_sub", "another_audience", "another_issuer",
+                                    "expired"])
+def test_a_refreshed_id_token_for_someone_else_or_invalid_ends_the_session(
+        world: World, change: str) -> None:
+    changes = {"another_sub": {"sub": "someone-else"}, "another_audience": {"aud": "other"},
+               "another_issuer": {"iss": "https://evil.example"},
+               "expired": {"exp": int(time.time()) - 3600}}[change]
+    world.fake.refresh_id_claims = refreshed_id_claims(world.fake, **changes)
+    session = world.session()
+    with pytest.raises(LoginRequired):
+        world.manager.access_token(session)
+    assert world.store.load_handle(session.handle) is None
