@@ -7,12 +7,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import requests
 
+from bff.app import create_app
+from bff.sansio.refresh import TokenSet
+from bff.settings import build_settings, generate_secret_key
 from tests.integration.session_support import KnownStack, bff_cookie, instance_env
-from tests.support import ROOT, XHR, log_in
+from tests.support import ROOT, XHR, RedisServer, free_port, log_in
 
 CHROME = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like "
                         "Gecko) Chrome/131.0 Safari/537.36"}
@@ -133,3 +137,24 @@ def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess
     return subprocess.run([sys.executable, "-m", "bff.cli", *args, "--config", env["BFF_CONFIG"]],
                           env={**os.environ, **env}, capture_output=True, text=True, timeout=60,
                           cwd=ROOT)
+
+
+def test_signing_out_everywhere_while_the_provider_is_down_ends_the_sessions_and_says_so(
+        redis_server: RedisServer) -> None:
+    """The provider cannot revoke: the sessions end all the same, and the answer counts the
+    refresh tokens that stay valid there."""
+    settings = build_settings({
+        "base_url": "http://localhost:8000", "issuer": f"http://127.0.0.1:{free_port()}",
+        "client_id": "bff", "client_secret": "s", "secret_keys": generate_secret_key(),
+        "redis_url": redis_server.url, "provider_timeout": 1.0})
+    app = create_app(settings)
+    store = app.extensions["bff"].store
+    now = time.time()
+    ids = [store.create(TokenSet("a", f"r{n}", now + 300, now, ("openid",)),
+                        sub="offline-user", sid=None, claims={})[0] for n in range(3)]
+    client = app.test_client()
+    client.set_cookie("bff", ids[0])
+    answer = client.post("/bff/sessions/logout-all", headers=XHR)
+    assert answer.status_code == 200
+    assert answer.json == {"ended": 3, "not_revoked": 3}
+    assert all(store.load(i, slide=False) is None for i in ids)
