@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from bff import admin, endpoints, frontend, health, limits, proxy, user_sessions
+from bff import admin, endpoints, forward_auth, frontend, health, limits, proxy, user_sessions
 from bff.errors import BffError
 from bff.logins import PendingLogins
 from bff.oidc import OidcClient
@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.before_request(limits.enforce)
     app.register_blueprint(endpoints.blueprint)
     app.register_blueprint(user_sessions.blueprint)
+    app.register_blueprint(forward_auth.blueprint)
     admin_api = admin.admin_blueprint(settings)
     if admin_api is not None:
         app.register_blueprint(admin_api)

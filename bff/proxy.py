@@ -255,7 +255,7 @@ def _forward(entry: AuditEntry) -> Response:
     if request.method not in route.methods:
         raise _method_refused(route)
     remainder = match.remainder
-    session, token = _credentials(route)
+    session, token = credentials_for(route)
     entry.session = session
     url = f"{route.upstream}{remainder}"
     if request.query_string:
@@ -291,7 +291,7 @@ def _forward(entry: AuditEntry) -> Response:
                     direct_passthrough=True)
 
 
-def _credentials(route: Route) -> tuple[Session | None, str | None]:
+def credentials_for(route: Route) -> tuple[Session | None, str | None]:
     """The session (when the route's token type needs one) and the bearer to attach."""
     rt = runtime()
     session = None if route.token in ("none", "client") else current_session()
