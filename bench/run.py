@@ -30,6 +30,7 @@ from bench.sessions import (
     session_store,
     write_cookie_file,
 )
+from bff.processes import free_port, free_port_run
 from bff.settings import generate_secret_key
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -142,7 +143,7 @@ def execute(run: Run, workdir: Path, wanted: set[str], specs: list[stack.ServerS
         bff_redis = services.enter_context(stack.redis_server(workdir, "redis-bff"))
         auth_redis = services.enter_context(stack.redis_server(workdir, "redis-authserver"))
         upstream = services.enter_context(stack.nginx(workdir))
-        port = stack.free_port_run(3)
+        port = free_port_run(3)
         peer_port = port + 2
         issuer = f"http://localhost:{port + 1}"
         config = stack.authserver_config(workdir, port, peer_port)
@@ -177,7 +178,7 @@ def bench_server(run: Run, workdir: Path, wanted: set[str], spec: stack.ServerSp
     redis_url = f"redis://127.0.0.1:{bff_redis.port}/0"
     bff_client = stack.redis_client(bff_redis)
     if "bare" in wanted:
-        with stack.bare_proxy(workdir, stack.free_port(), upstream, spec) as bare:
+        with stack.bare_proxy(workdir, free_port(), upstream, spec) as bare:
             say(f"bare proxy ({label}): Flask + urllib3 pass-through, no session, no token")
             run.load("bare proxy", label, bare.url, API_PATH, run.saturating,
                      meter=Meter(bare.pid))
@@ -228,7 +229,7 @@ def bench_server(run: Run, workdir: Path, wanted: set[str], spec: stack.ServerSp
             logins(run, bff, auth_redis)
     if primary:
         for variant in filter(None, run.args.variants.split(",")):
-            port = stack.free_port()
+            port = free_port()
             with stack.bff(workdir, port, issuer, upstream, redis_url, secret_key, spec,
                            variant.strip()) as changed:
                 doc = " ".join((variants.VARIANTS[variant.strip()].__doc__ or "").split())
