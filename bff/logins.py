@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import redis
 
 from bff.sansio.keyspace import pending_login_key
+from bff.sansio.security import sole_value
 from bff.sealing import Sealer, SealError
 from bff.store import store_errors
 
@@ -49,13 +50,14 @@ def new_binding(sealer: Sealer) -> str:
 
 def minted_binding(sealer: Sealer, presented: list[str]) -> str | None:
     """The browser's binding when it sent exactly one value and the BFF minted it; else None."""
-    if len(set(presented)) != 1:
+    binding = sole_value(presented)
+    if binding is None:
         return None
     try:
-        sealer.open(presented[0], BINDING_CONTEXT)
+        sealer.open(binding, BINDING_CONTEXT)
     except SealError:
         return None
-    return presented[0]
+    return binding
 
 
 class PendingLogins:

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from flask import current_app, request
 
+from bff.sansio.security import sole_value
+
 if TYPE_CHECKING:
     from bff.logins import PendingLogins
     from bff.oidc import OidcClient
@@ -38,17 +40,10 @@ def runtime() -> Runtime:
     return current_app.extensions["bff"]
 
 
-def sole_cookie(name: str) -> str | None:
-    """The cookie's value when the browser sent exactly one; a second copy (tossed by a sibling
-    host for a narrower path) makes it ambiguous, and an ambiguous credential is no credential."""
-    values = set(request.cookies.getlist(name))
-    return values.pop() if len(values) == 1 else None
-
-
 def current_session(*, slide: bool = True) -> Session | None:
     """The session named by the request's cookie, if it still exists (one Redis round trip)."""
     rt = runtime()
-    session_id = sole_cookie(rt.settings.cookie_name)
+    session_id = sole_value(request.cookies.getlist(rt.settings.cookie_name))
     if not session_id:
         return None
     return rt.store.load(session_id, slide=slide)

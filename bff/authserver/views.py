@@ -34,6 +34,7 @@ from bff.authserver.server import Server
 from bff.authserver.settings import AuthServerSettings
 from bff.authserver.store import AuthStore, ProviderSession
 from bff.authserver.tokens import decode_access_token, user_claims
+from bff.sansio.security import sole_value
 
 ANONYMOUS_SESSION_TTL = 900
 
@@ -76,7 +77,7 @@ def blueprint(rt: Runtime) -> Blueprint:
 
     @bp.route("/authorize", methods=["GET", "POST"])
     def authorize() -> Response:
-        session = store.session(_sole_cookie(settings.session_cookie_name))
+        session = store.session(sole_value(request.cookies.getlist(settings.session_cookie_name)))
         user = _authenticated(settings, session)
         try:
             grant = server.get_consent_grant(end_user=user)
@@ -132,7 +133,7 @@ def blueprint(rt: Runtime) -> Blueprint:
 
     @bp.route("/logout", methods=["GET", "POST"])
     def logout() -> Response:
-        session = store.session(_sole_cookie(settings.session_cookie_name))
+        session = store.session(sole_value(request.cookies.getlist(settings.session_cookie_name)))
         # A client naming this browser's provider session (logout_hint = its sid) logs out
         # without a prompt, and without putting an ID token into a front-channel URL.
         g.logout_hint_matches = bool(
@@ -279,12 +280,6 @@ def _end_provider_session(rt: Runtime, sid: str, session_hash: str | None, sub: 
 def _set_cookie(settings: AuthServerSettings, response: Response, value: str, ttl: int) -> None:
     response.set_cookie(settings.session_cookie_name, value, max_age=ttl, path="/", httponly=True,
                         samesite="Lax", secure=settings.secure_cookies)
-
-
-def _sole_cookie(name: str) -> str | None:
-    """A second copy of the cookie (tossed for a narrower path) makes the session ambiguous."""
-    values = set(request.cookies.getlist(name))
-    return values.pop() if len(values) == 1 else None
 
 
 def _html(body: str, status: int = 200) -> Response:

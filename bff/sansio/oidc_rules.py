@@ -118,7 +118,8 @@ def authorization_response_problem(issuer_param: str | None, issuer: str,
 def session_claims(id_claims: Mapping[str, Any], wanted: Iterable[str]) -> dict[str, Any]:
     """What a session keeps of the login's claims: the ones ``/bff/user`` may show, and the
     authentication time routes with ``max_age`` judge (kept, never shown)."""
-    kept = {name: value for name, value in id_claims.items() if name in set(wanted)}
+    shown = set(wanted)
+    kept = {name: value for name, value in id_claims.items() if name in shown}
     if isinstance(id_claims.get("auth_time"), int | float):
         kept["auth_time"] = id_claims["auth_time"]
     return kept

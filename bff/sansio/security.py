@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from urllib.parse import unquote, urlsplit
 
 CSRF_HEADER = "X-CSRF"
@@ -42,6 +42,14 @@ def _is_plain_path(value: str) -> bool:
         return False
     parts = urlsplit(value)
     return not parts.scheme and not parts.netloc
+
+
+def sole_value(values: Sequence[str]) -> str | None:
+    """The one value a browser sent for a cookie, or None. A second, different copy (tossed by
+    a sibling host for a narrower path) makes it ambiguous, and an ambiguous credential is no
+    credential: no copy can win by the order a browser sends them in."""
+    distinct = set(values)
+    return distinct.pop() if len(distinct) == 1 else None
 
 
 def csrf_problem(headers: Mapping[str, str], origin: str) -> str | None:
