@@ -21,11 +21,9 @@ import secrets
 from flask import Blueprint, Response, jsonify, request
 
 from bff import metrics
-from bff.endpoints import end_session
 from bff.errors import BffError, NotFound
-from bff.sansio.keyspace import public_session_id
 from bff.settings import Settings
-from bff.user_sessions import describe, sessions_of
+from bff.user_sessions import describe, end_sessions, sessions_of, with_public_id
 
 audit = logging.getLogger("bff.audit")
 
@@ -65,22 +63,19 @@ def admin_blueprint(settings: Settings) -> Blueprint | None:
 
     @blueprint.delete("/users/<sub>/sessions")
     def end_all(sub: str) -> Response:
-        outcomes = [end_session(s, "session revoked by an operator") for s in sessions_of(sub)]
-        ended = sum(o is not None for o in outcomes)
-        not_revoked = sum(o is False for o in outcomes)
-        audit.info("admin action=revoke sub=%s ended=%d not_revoked=%d actor=%s", sub, ended,
-                   not_revoked, actor)
-        return _no_store(jsonify({"ended": ended, "not_revoked": not_revoked}))
+        counts = end_sessions(sessions_of(sub), "session revoked by an operator")
+        audit.info("admin action=revoke sub=%s ended=%d not_revoked=%d actor=%s", sub,
+                   counts["ended"], counts["not_revoked"], actor)
+        return _no_store(jsonify(counts))
 
     @blueprint.delete("/users/<sub>/sessions/<public_id>")
     def end_one(sub: str, public_id: str) -> Response:
-        target = next((s for s in sessions_of(sub)
-                       if public_session_id(s.handle) == public_id), None)
+        target = with_public_id(sessions_of(sub), public_id)
         if target is None:
             raise NotFound("No such session.")
-        revoked = end_session(target, "session revoked by an operator")
+        counts = end_sessions([target], "session revoked by an operator")
         audit.info("admin action=revoke sub=%s session=%s actor=%s", sub, public_id, actor)
-        return _no_store(jsonify({"ended": 1, "not_revoked": int(revoked is False)}))
+        return _no_store(jsonify(counts))
 
     return blueprint
 

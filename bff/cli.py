@@ -70,10 +70,8 @@ def _sessions(args: argparse.Namespace) -> int:
     """Operators: a user's sessions, or end them (a stolen laptop, a leaver) without waiting
     for the provider; refresh tokens are revoked as logout does."""
     from bff.app import create_app
-    from bff.endpoints import end_session
-    from bff.sansio.keyspace import public_session_id
     from bff.settings import load_settings
-    from bff.user_sessions import describe, sessions_of
+    from bff.user_sessions import describe, end_sessions, sessions_of, with_public_id
 
     with create_app(load_settings(args.config)).app_context():
         sessions = sessions_of(args.sub)
@@ -83,14 +81,16 @@ def _sessions(args: argparse.Namespace) -> int:
                       f"last seen {view['last_seen_at']} expires {view['expires_at']}")
             print(f"{len(sessions)} session(s) of {args.sub}", file=sys.stderr)
             return 0
-        targets = [s for s in sessions
-                   if args.session is None or public_session_id(s.handle) == args.session]
-        if args.session is not None and not targets:
-            print(f"bff: {args.sub} has no session {args.session}", file=sys.stderr)
-            return 1
-        outcomes = [end_session(s, "session revoked by an operator") for s in targets]
-    not_revoked = sum(o is False for o in outcomes)
-    print(f"ended {sum(o is not None for o in outcomes)} session(s) of {args.sub}"
+        targets = sessions
+        if args.session is not None:
+            target = with_public_id(sessions, args.session)
+            if target is None:
+                print(f"bff: {args.sub} has no session {args.session}", file=sys.stderr)
+                return 1
+            targets = [target]
+        counts = end_sessions(targets, "session revoked by an operator")
+    not_revoked = counts["not_revoked"]
+    print(f"ended {counts['ended']} session(s) of {args.sub}"
           + (f"; {not_revoked} refresh token(s) could not be revoked at the provider "
              "(they stay valid there until they expire)" if not_revoked else ""))
     return 0

@@ -9,6 +9,7 @@ are dropped when met. Ending one revokes its refresh token at the provider, as l
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
@@ -45,6 +46,20 @@ def sessions_of(sub: str) -> list[Session]:
     return sorted(sessions, key=lambda s: s.created_at, reverse=True)
 
 
+def with_public_id(sessions: Iterable[Session], public_id: str) -> Session | None:
+    """The one of ``sessions`` (a user's) with this public id; None for anyone else's."""
+    return next((s for s in sessions if public_session_id(s.handle) == public_id), None)
+
+
+def end_sessions(sessions: Iterable[Session], reason: str) -> dict[str, int]:
+    """End each (as logout does) and count: how many this call ended, and how many refresh
+    tokens the provider could not revoke. The answer of every "sign out" on this page, the
+    admin API and ``bff sessions revoke``."""
+    outcomes = [end_session(session, reason) for session in sessions]
+    return {"ended": sum(o is not None for o in outcomes),
+            "not_revoked": sum(o is False for o in outcomes)}
+
+
 def describe(session: Session, current: Session | None = None) -> dict[str, Any]:
     idle = runtime().settings.session_idle_timeout
     return {
@@ -68,12 +83,10 @@ def end_one(public_id: str) -> Response:
     user = _signed_in()
     if not PUBLIC_ID.fullmatch(public_id):
         raise BadRequest("A session id is 24 hexadecimal characters.")
-    target = next((s for s in sessions_of(user.sub)
-                   if public_session_id(s.handle) == public_id), None)
+    target = with_public_id(sessions_of(user.sub), public_id)
     if target is None:
         raise NotFound("You have no session with this id.")
-    revoked = end_session(target, "session ended by its user")
-    response = jsonify({"ended": 1, "not_revoked": 0 if revoked is not False else 1})
+    response = jsonify(end_sessions([target], "session ended by its user"))
     if target.handle == user.handle:
         clear_session_cookie(response, runtime().settings)
     return response
@@ -82,8 +95,6 @@ def end_one(public_id: str) -> Response:
 @blueprint.post("/logout-all")
 def end_all() -> Response:
     user = _signed_in()
-    outcomes = [end_session(s, "signed out everywhere") for s in sessions_of(user.sub)]
-    response = jsonify({"ended": sum(o is not None for o in outcomes),
-                        "not_revoked": sum(o is False for o in outcomes)})
+    response = jsonify(end_sessions(sessions_of(user.sub), "signed out everywhere"))
     clear_session_cookie(response, runtime().settings)
     return response
