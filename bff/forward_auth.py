@@ -17,11 +17,10 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, request
 
-from bff.errors import BadRequest, CsrfRejected, Forbidden, MethodNotAllowed, NotFound
-from bff.proxy import credentials_for
+from bff.errors import BadRequest, Forbidden
+from bff.proxy import authorized_route, credentials_for
 from bff.runtime import runtime
 from bff.sansio.proxy_rules import is_trusted
-from bff.sansio.security import csrf_problem
 
 blueprint = Blueprint("forward_auth", __name__)
 
@@ -35,17 +34,8 @@ def authorize_for_the_edge() -> Response:
     method = request.headers.get("X-Forwarded-Method", "GET").upper()
     if not original.startswith("/") or original.startswith("//"):
         raise BadRequest("X-Forwarded-Uri must be the original request's path and query.")
-    match = rt.routes.match(urlsplit(original).path or "/")
-    if match is None:
-        raise NotFound("No API route serves this path.")
-    route = match.route
-    if method not in route.methods:
-        raise MethodNotAllowed(f"{method} is not allowed on {route.prefix}.",
-                               headers={"Allow": ", ".join(route.methods)})
-    problem = csrf_problem(request.headers, rt.settings.origin)
-    if problem:
-        raise CsrfRejected(f"Refused: {problem}.")
-    _, token = credentials_for(route)
+    match = authorized_route(urlsplit(original).path or "/", method)
+    _, token = credentials_for(match.route)
     response = Response(status=200)
     if token is not None:
         response.headers["Authorization"] = f"Bearer {token}"

@@ -41,6 +41,7 @@ from bff.sansio.proxy_rules import (
     IDEMPOTENT,
     REQUEST_ID,
     Forwarding,
+    RouteMatch,
     connection_listed,
     credential_plan,
     downstream_headers,
@@ -219,6 +220,7 @@ def proxy_api(_path: str) -> Response:
     try:
         return _forward(entry)
     except BffError as exc:
+        entry.route = g.get("route_prefix", entry.route)
         entry.write(exc.status, exc.code)
         raise
 
@@ -234,26 +236,36 @@ def method_outside_rules(error: MethodOutsideRules) -> Response:
         return error_response(exc)
     if match is None:
         return error_response(NotFound(f"No API route serves {request.path}."))
-    return error_response(_method_refused(match.route))
+    return error_response(_method_refused(match.route, request.method))
 
 
-def _method_refused(route: Route) -> MethodNotAllowed:
-    return MethodNotAllowed(f"{request.method} is not allowed on {route.prefix}.",
+def _method_refused(route: Route, method: str) -> MethodNotAllowed:
+    return MethodNotAllowed(f"{method} is not allowed on {route.prefix}.",
                             headers={"Allow": ", ".join(route.methods)})
 
 
-def _forward(entry: AuditEntry) -> Response:
+def authorized_route(raw_path: str, method: str) -> RouteMatch:
+    """The route that serves a request, after the checks every way to an upstream makes
+    (``/api`` and forward-auth alike): anti-forgery, a route for the canonical path, a method
+    the route allows."""
     rt = runtime()
     problem = csrf_problem(request.headers, rt.settings.origin)
     if problem:
         raise CsrfRejected(f"Refused: {problem}.")
-    match = rt.routes.match(raw_request_path(request.environ))
+    match = rt.routes.match(raw_path)
     if match is None:
-        raise NotFound(f"No API route serves {request.path}.")
+        raise NotFound(f"No API route serves {raw_path}.")
+    g.route_prefix = match.route.prefix
+    if method not in match.route.methods:
+        raise _method_refused(match.route, method)
+    return match
+
+
+def _forward(entry: AuditEntry) -> Response:
+    rt = runtime()
+    match = authorized_route(raw_request_path(request.environ), request.method)
     route = match.route
-    entry.route = g.route_prefix = route.prefix
-    if request.method not in route.methods:
-        raise _method_refused(route)
+    entry.route = route.prefix
     remainder = match.remainder
     session, token = credentials_for(route)
     entry.session = session
