@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import string
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, unquote_to_bytes, urlsplit
 
@@ -67,7 +67,10 @@ class RouteTable:
     def __init__(self, routes: tuple[Route, ...]) -> None:
         for route in routes:
             check_route(route)
-        self._routes = sorted(routes, key=lambda r: len(r.prefix), reverse=True)
+        longest_first = sorted(routes, key=lambda r: len(r.prefix), reverse=True)
+        # Each prefix as matched and case-folded, computed once rather than per request.
+        self._exact = [(route, route.prefix) for route in longest_first]
+        self._folded = [(route, route.prefix.casefold()) for route in longest_first]
 
     def match(self, raw_path: str) -> RouteMatch | None:
         """The route for a raw request path (raises PathRejected for an ambiguous one).
@@ -77,19 +80,17 @@ class RouteTable:
         ambiguous rather than sent under the looser route.
         """
         path = canonical_path(raw_path)
-        route = _longest(self._routes, path, str)
-        if _longest(self._routes, path, str.casefold) is not route:
+        route = _longest(self._exact, path)
+        if _longest(self._folded, path.casefold()) is not route:
             raise PathRejected("This path differs from another API route only by letter case.")
         if route is None:
             return None
         return RouteMatch(route, path[len(route.prefix):])
 
 
-def _longest(routes: list[Route], path: str, fold: Callable[[str], str]) -> Route | None:
-    folded = fold(path)
-    for route in routes:
-        prefix = fold(route.prefix)
-        if folded == prefix or folded.startswith(prefix + "/"):
+def _longest(prefixes: list[tuple[Route, str]], path: str) -> Route | None:
+    for route, prefix in prefixes:
+        if path == prefix or path.startswith(prefix + "/"):
             return route
     return None
 
