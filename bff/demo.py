@@ -30,7 +30,7 @@ from bff.processes import (
 from bff.settings import generate_secret_key
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-DEMO_PORTS = ("8000", "8001", "8002")
+DEMO_PORTS = ("8000", "8001", "8002", "8003")
 DEMO_USERS = (
     ("alice", "wonderland", "orders:read orders:write"),
     ("bob", "builder", "orders:read"),
@@ -41,13 +41,17 @@ class DemoError(RuntimeError):
     pass
 
 
-def render_config(source: Path, target: Path, port: int) -> Path:
-    """Copy a demo config, replacing the demo ports 8000-8002 by port, port+1, port+2."""
-    text = source.read_text()
+def render_ports(text: str, port: int) -> str:
+    """The demo ports 8000-8003 in ``text`` replaced by port, port+1, port+2, port+3."""
     for offset, demo_port in enumerate(DEMO_PORTS):
         text = text.replace(f"localhost:{demo_port}", f"localhost:{port + offset}")
         text = text.replace(f"127.0.0.1:{demo_port}", f"127.0.0.1:{port + offset}")
-    target.write_text(text)
+    return text
+
+
+def render_config(source: Path, target: Path, port: int) -> Path:
+    """Copy a demo config with its ports rendered for ``port`` (``render_ports``)."""
+    target.write_text(render_ports(source.read_text(), port))
     return target
 
 

@@ -122,6 +122,15 @@ class ProviderUnavailable(BffError):
     title = "The identity provider cannot be reached"
 
 
+class TokenUnavailable(BffError):
+    """The provider would not issue a token for a route's resource (``invalid_target``, or it
+    ignored the resource indicator): that route is unusable, the session is not."""
+
+    code = "token_unavailable"
+    status = 502
+    title = "No token for this API could be obtained"
+
+
 class SessionStoreUnavailable(BffError):
     code = "session_store_unavailable"
     status = 503

@@ -23,7 +23,7 @@ from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
 from bff import metrics, tracing
-from bff.errors import LoginFailed, ProviderUnavailable
+from bff.errors import LoginFailed, ProviderUnavailable, TokenUnavailable
 from bff.resource.fetching import http_json_fetcher
 from bff.resource.jwks import JwksCache, KeysUnavailable, UnknownKey
 from bff.sansio.oidc_rules import (
@@ -35,7 +35,7 @@ from bff.sansio.oidc_rules import (
     logout_token_problem,
     needs_userinfo,
 )
-from bff.sansio.refresh import TokenResponse
+from bff.sansio.refresh import TokenResponse, audience_problem
 from bff.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -200,6 +200,10 @@ class OidcClient:
                 meta.authorization_endpoint, state=generate_token(43), code_verifier=verifier,
                 **extra,
             )
+        if self._settings.route_resources:
+            # RFC 8707 section 2.1: the resources the routes will ask tokens for, so the grant
+            # covers them (a provider without resource indicators ignores the parameter).
+            url += "&" + urlencode([("resource", r) for r in self._settings.route_resources])
         return LoginRequest(state=state, nonce=nonce, code_verifier=verifier, url=url)
 
     def exchange_code(self, code: str, code_verifier: str) -> TokenResponse:
@@ -217,11 +221,14 @@ class OidcClient:
             raise ProviderUnavailable("The identity provider did not complete the login.") from exc
         return _token_response(token)
 
-    def refresh(self, refresh_token: str, sub: str) -> TokenResponse:
+    def refresh(self, refresh_token: str, sub: str, resource: str | None = None) -> TokenResponse:
         """Raises RefreshRejected on invalid_grant, and on an ID token in the answer that is not
-        valid or names another user (OIDC Core 12.2); ProviderUnavailable on anything
-        transient. A valid refreshed ID token's claims come back in ``id_claims``."""
+        valid or names another user (OIDC Core 12.2); TokenUnavailable when a token for
+        ``resource`` (RFC 8707 section 2.2) is refused or not restricted to it;
+        ProviderUnavailable on anything transient. A valid refreshed ID token's claims come
+        back in ``id_claims``."""
         meta = self.metadata()
+        extra = {} if resource is None else {"resource": resource}
         try:
             with self._session() as client:
                 # No scope (RFC 6749 section 6: the grant's own scope is kept). Authlib would
@@ -230,16 +237,18 @@ class OidcClient:
                 with tracing.span("oidc token refresh", "client"):
                     token = client.refresh_token(
                         meta.token_endpoint, refresh_token=refresh_token, scope=None,
-                        timeout=self._settings.provider_timeout,
+                        timeout=self._settings.provider_timeout, **extra,
                     )
         except OAuthError as exc:
             if exc.error == "invalid_grant":
                 raise RefreshRejected(exc.error) from exc
+            if exc.error == "invalid_target" and resource is not None:
+                raise TokenUnavailable(_target_refused(resource)) from exc
             raise ProviderUnavailable("The identity provider refused to refresh.") from exc
         except (requests.RequestException, ValueError) as exc:
             raise ProviderUnavailable("The identity provider could not refresh the session.") \
                 from exc
-        response = _token_response(token)
+        response = _token_response(token, resource)
         if not response.id_token:
             return response
         try:
@@ -275,24 +284,28 @@ class OidcClient:
             return "401"
         return str(error or response.status_code)
 
-    def client_credentials(self) -> TokenResponse:
-        """A token for the BFF itself, for routes whose token type is ``client``."""
+    def client_credentials(self, resource: str | None = None) -> TokenResponse:
+        """A token for the BFF itself, for routes whose token type is ``client`` (restricted to
+        ``resource`` when given)."""
         meta = self.metadata()
+        extra = {} if resource is None else {"resource": resource}
         try:
             with self._session() as client:
                 token = client.fetch_token(
                     meta.token_endpoint, grant_type="client_credentials",
                     scope=" ".join(s for s in self._settings.scopes if s not in OIDC_SCOPES),
-                    timeout=self._settings.provider_timeout,
+                    timeout=self._settings.provider_timeout, **extra,
                 )
         except OAuthError as exc:
+            if exc.error == "invalid_target" and resource is not None:
+                raise TokenUnavailable(_target_refused(resource)) from exc
             raise ProviderUnavailable(
                 f"The identity provider refused a service token ({exc.error})."
             ) from exc
         except (requests.RequestException, ValueError) as exc:
             raise ProviderUnavailable("The identity provider could not issue a service token.") \
                 from exc
-        return _token_response(token)
+        return _token_response(token, resource)
 
     def revoke(self, token: str, hint: str = "refresh_token") -> bool:
         """Best effort (RFC 7009): logout goes on when the provider cannot be reached or names
@@ -411,9 +424,19 @@ def _not_revoked(outcome: str, reason: str) -> bool:
     return False
 
 
-def _token_response(token: dict[str, Any]) -> TokenResponse:
+def _target_refused(resource: str) -> str:
+    return f"The identity provider refused a token for {resource} (invalid_target)."
+
+
+def _token_response(token: dict[str, Any], resource: str | None = None) -> TokenResponse:
     if token.get("token_type", "").lower() != "bearer" or not token.get("access_token"):
         raise LoginFailed("The identity provider returned no bearer access token.")
+    if resource is not None:
+        problem = audience_problem(token["access_token"], resource)
+        if problem:
+            log.warning("no token for resource %s: %s", resource, problem)
+            raise TokenUnavailable(f"The identity provider did not restrict the token to "
+                                   f"{resource}: {problem}.")
     return TokenResponse(
         access_token=token["access_token"],
         refresh_token=token.get("refresh_token"),

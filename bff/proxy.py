@@ -31,6 +31,7 @@ from bff.errors import (
     PathRejected,
     PayloadTooLarge,
     ReauthenticationRequired,
+    TokenUnavailable,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
@@ -293,7 +294,7 @@ def _forward(entry: AuditEntry) -> Response:
             and body is None
             and is_invalid_token(upstream.status, upstream.headers.get("WWW-Authenticate", ""))):
         discard(upstream)
-        session, token = rt.tokens.refresh_after_rejection(session, token)
+        session, token = rt.tokens.refresh_after_rejection(session, token, route.resource)
         entry.session = session
         upstream = send(token)
     entry.upstream_answered()
@@ -314,7 +315,7 @@ def credentials_for(route: Route) -> tuple[Session | None, str | None]:
     if plan == "none":
         return None, None
     if plan == "client":
-        return None, rt.tokens.client_token()
+        return None, rt.tokens.client_token(route.resource)
     assert session is not None
     missing = [s for s in route.scopes if s not in session.tokens.scope]
     if missing:
@@ -327,7 +328,10 @@ def credentials_for(route: Route) -> tuple[Session | None, str | None]:
         raise ReauthenticationRequired(
             f"This requires a login within the last {route.max_age} seconds.",
             extra={"login_url": reauthentication_url(_page_path(), route.max_age)})
-    return rt.tokens.access_token(session)
+    try:
+        return rt.tokens.access_token(session, route.resource)
+    except TokenUnavailable as exc:
+        raise TokenUnavailable(f"{route.prefix}: {exc.description}") from exc
 
 
 def _page_path() -> str:

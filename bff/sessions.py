@@ -31,7 +31,7 @@ from bff.sansio.keyspace import (
     session_index_key,
     session_record_key,
 )
-from bff.sansio.refresh import TokenSet
+from bff.sansio.refresh import ResourceToken, TokenSet
 from bff.sealing import Sealer, SealError
 from bff.settings import Settings
 from bff.store import store_errors
@@ -245,7 +245,8 @@ class SessionStore:
 
     def _encode(self, session: Session) -> bytes:
         t = session.tokens
-        secret = json.dumps({"a": t.access_token, "r": t.refresh_token})
+        secret = json.dumps({"a": t.access_token, "r": t.refresh_token,
+                             **_resources_json(t)}, separators=(",", ":"))
         return json.dumps({
             "v": session.version, "sub": session.sub, "sid": session.sid,
             "claims": session.claims, "created_at": session.created_at,
@@ -272,17 +273,32 @@ class SessionStore:
                 access_token=secret["a"], refresh_token=secret.get("r"),
                 access_expires_at=record["at_exp"],
                 access_issued_at=record["at_iat"], scope=tuple(record["scope"].split()),
+                resources=_resources(secret),
             ),
             sealed_with_current_key=self._sealer.is_current(record["tok"]),
             idle_expires_at=idle_expires_at, device=str(record.get("dev", "")),
         )
 
 
+def _resources_json(tokens: TokenSet) -> dict[str, Any]:
+    """Resource tokens as ``{"x": {resource: [token, expires_at, issued_at]}}``, sealed with
+    the rest (nothing at all when the session holds none: most records stay as they were)."""
+    if not tokens.resources:
+        return {}
+    return {"x": {resource: [held.access_token, held.expires_at, held.issued_at]
+                  for resource, held in tokens.resources.items()}}
+
+
+def _resources(secret: dict[str, Any]) -> dict[str, ResourceToken]:
+    return {resource: ResourceToken(str(token), float(exp), float(iat))
+            for resource, (token, exp, iat) in secret.get("x", {}).items()}
+
+
 def _token_json(tokens: TokenSet) -> str:
     return json.dumps({
         "a": tokens.access_token, "r": tokens.refresh_token,
         "exp": tokens.access_expires_at, "iat": tokens.access_issued_at,
-        "scope": " ".join(tokens.scope),
+        "scope": " ".join(tokens.scope), **_resources_json(tokens),
     })
 
 
@@ -290,7 +306,7 @@ def _token_set(data: dict[str, Any]) -> TokenSet:
     return TokenSet(
         access_token=data["a"], refresh_token=data.get("r"),
         access_expires_at=float(data["exp"]), access_issued_at=float(data["iat"]),
-        scope=tuple(str(data.get("scope", "")).split()),
+        scope=tuple(str(data.get("scope", "")).split()), resources=_resources(data),
     )
 
 

@@ -98,6 +98,10 @@ class Route:
     request_headers: tuple[str, ...] = setting((),
         doc='Browser request headers this upstream needs beyond the built-in allow-list '
         '(docs/routes.md), e.g. `["X-Tenant"]`.')
+    resource: str | None = setting(
+        None, doc='A resource indicator (RFC 8707, an absolute URI): the upstream then gets an '
+        'access token whose audience is that resource alone, obtained with the refresh token '
+        '(user tokens) or client credentials (`client`) and kept per resource.')
 
 
 @dataclass(frozen=True)
@@ -201,6 +205,12 @@ class Settings:
         doc='Where the admin API listens on the BFF\'s port; keep it off the public edge.')
     userinfo_endpoint: str | None = setting(None, env="BFF_USERINFO_ENDPOINT",
         doc="The provider's userinfo endpoint, when its discovery names none.")
+
+    @property
+    def route_resources(self) -> tuple[str, ...]:
+        """The resource indicators routes name for user tokens, asked for at login."""
+        named = (r.resource for r in self.routes if r.resource and r.token != "client")
+        return tuple(dict.fromkeys(named))
 
     @property
     def is_https(self) -> bool:
@@ -313,7 +323,7 @@ def parse_csp_additions(value: Any) -> CspAdditions:
 
 
 def parse_route(raw: Mapping[str, Any], index: int) -> Route:
-    where = f"[[routes]] #{index + 1}"
+    where = f"[[routes]] #{index + 1} ({raw.get('prefix', 'no prefix')})"
     unknown = set(raw) - {f.name for f in fields(Route)}
     given = {**ROUTE_DEFAULTS, **raw}
     if unknown:
@@ -332,6 +342,8 @@ def parse_route(raw: Mapping[str, Any], index: int) -> Route:
     token = str(given["token"])
     if token not in TOKEN_TYPES:
         raise SettingsError(f"{where}: token must be one of {TOKEN_TYPES}, got {token!r}")
+    if token == "none" and given["resource"] is not None:
+        raise SettingsError(f"{where}: resource needs a token; this route has token = \"none\"")
     headers = raw.get("headers", {})
     if not isinstance(headers, Mapping):
         raise SettingsError(f"{where}: headers must be a table of name = value")
@@ -348,7 +360,20 @@ def parse_route(raw: Mapping[str, Any], index: int) -> Route:
         request_headers=_words(given["request_headers"]),
         claims=_claim_rules(given["claims"], where),
         max_age=_max_age(given["max_age"], where),
+        resource=_resource(given["resource"], where),
     )
+
+
+def _resource(raw: Any, where: str) -> str | None:
+    """RFC 8707 section 2: an absolute URI without a fragment."""
+    if raw is None:
+        return None
+    parts = urlsplit(raw) if isinstance(raw, str) else None
+    if (parts is None or not parts.scheme or not (parts.netloc or parts.path)
+            or "#" in raw or any(c.isspace() for c in raw)):
+        raise SettingsError(f"{where}: resource must be an absolute URI without a fragment "
+                            f"(RFC 8707), got {raw!r}")
+    return raw
 
 
 def _claim_rules(raw: Any, where: str) -> tuple[tuple[str, tuple[str, ...]], ...]:

@@ -20,11 +20,17 @@ from dataclasses import replace
 import redis
 
 from bff import metrics, tracing
-from bff.errors import LoginRequired, ProviderUnavailable
+from bff.errors import LoginRequired, ProviderUnavailable, TokenUnavailable
 from bff.oidc import OidcClient, RefreshRejected
 from bff.sansio.keyspace import client_token_key, refresh_lock_key
 from bff.sansio.oidc_rules import session_claims
-from bff.sansio.refresh import TokenResponse, TokenSet, is_refresh_due, token_set
+from bff.sansio.refresh import (
+    TokenResponse,
+    TokenSet,
+    is_refresh_due,
+    token_set,
+    with_resource_token,
+)
 from bff.sealing import Sealer
 from bff.sessions import Session, SessionStore
 from bff.settings import Settings
@@ -103,104 +109,143 @@ class TokenManager:
         self._client_tokens: dict[str, tuple[str, float]] = {}
         self._client_lock = threading.Lock()
 
-    def access_token(self, session: Session) -> tuple[Session, str]:
-        """The session's access token, refreshed first when it is due (the usual: no I/O)."""
-        if not is_refresh_due(session.tokens, time.time(), self._skew):
-            return session, session.tokens.access_token
-        return self._refresh_single_flight(session, rejected_token=None)
+    def access_token(self, session: Session,
+                     resource: str | None = None) -> tuple[Session, str]:
+        """The session's access token, or its token for ``resource`` (RFC 8707), refreshed
+        first when it is due or not yet held (the usual: no I/O)."""
+        held = session.tokens.access_token_for(resource)
+        if held is not None and not is_refresh_due(session.tokens, time.time(), self._skew,
+                                                   resource):
+            return session, held
+        return self._refresh_single_flight(session, None, resource)
 
-    def refresh_after_rejection(self, session: Session, rejected_token: str) -> tuple[Session, str]:
+    def refresh_after_rejection(self, session: Session, rejected_token: str,
+                                resource: str | None = None) -> tuple[Session, str]:
         """The upstream said ``invalid_token``: refresh unless someone already replaced it."""
-        return self._refresh_single_flight(session, rejected_token=rejected_token)
+        return self._refresh_single_flight(session, rejected_token, resource)
 
-    def _still_needs_refresh(self, current: Session, rejected_token: str | None) -> bool:
-        if rejected_token is not None:
-            return current.tokens.access_token == rejected_token
-        return is_refresh_due(current.tokens, time.time(), self._skew)
+    def _still_needs_refresh(self, current: Session, rejected_token: str | None,
+                             resource: str | None) -> bool:
+        held = current.tokens.access_token_for(resource)
+        if rejected_token is not None and held is not None:
+            return held == rejected_token
+        return is_refresh_due(current.tokens, time.time(), self._skew, resource)
 
-    def _refresh_single_flight(self, session: Session,
-                               rejected_token: str | None) -> tuple[Session, str]:
+    def _refresh_single_flight(self, session: Session, rejected_token: str | None,
+                               resource: str | None) -> tuple[Session, str]:
+        """One lock per session serves its own token and every resource token: they all spend
+        the same (rotating) refresh token, so only one grant may be in flight at a time."""
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
         with store_errors():
             while True:
                 lock = RedisLock(self._store.redis, refresh_lock_key(session.handle))
                 if lock.acquire():
                     try:
-                        return self._refresh_locked(session.handle, rejected_token)
+                        current, token = self._refresh_locked(session.handle, rejected_token,
+                                                              resource)
                     finally:
                         lock.release()
-                with metrics.LOCK_WAIT_SECONDS.time(), tracing.span("refresh lock wait"):
-                    lock.wait_until_free(deadline)
-                current = self._store.load_handle(session.handle)
-                if current is None:
-                    raise LoginRequired("Your session has ended; please log in again.")
-                if not self._still_needs_refresh(current, rejected_token):
-                    return current, current.tokens.access_token
+                    if token is not None:
+                        return current, token
+                    # We completed someone else's refresh of another token: now ours.
+                    session, rejected_token = current, None
+                    if time.monotonic() < deadline:
+                        continue
+                else:
+                    with metrics.LOCK_WAIT_SECONDS.time(), tracing.span("refresh lock wait"):
+                        lock.wait_until_free(deadline)
+                    current = self._store.load_handle(session.handle)
+                    if current is None:
+                        raise LoginRequired("Your session has ended; please log in again.")
+                    held = current.tokens.access_token_for(resource)
+                    if held is not None and not self._still_needs_refresh(
+                            current, rejected_token, resource):
+                        return current, held
                 if time.monotonic() >= deadline:
                     metrics.LOCK_TIMEOUTS.inc()
                     raise ProviderUnavailable("Renewing your session took too long; please retry.")
 
-    def _refresh_locked(self, handle: str, rejected_token: str | None) -> tuple[Session, str]:
+    def _refresh_locked(self, handle: str, rejected_token: str | None,
+                        resource: str | None) -> tuple[Session, str | None]:
+        """The session after the refresh and the token asked for; None for the token when
+        what got stored was another token's refresh (a grace record or a lost race)."""
         current = self._store.load_handle(handle)
         if current is None:
             raise LoginRequired("Your session has ended; please log in again.")
-        if not self._still_needs_refresh(current, rejected_token):
-            return current, current.tokens.access_token
+        if not self._still_needs_refresh(current, rejected_token, resource):
+            return current, current.tokens.access_token_for(resource)
         spent = current.tokens.refresh_token
         if not spent:
+            if resource is not None:
+                raise TokenUnavailable(f"A token for {resource} needs a refresh token, and this "
+                                       "session has none (ask for offline_access).")
             self._store.delete(handle)
             raise LoginRequired("Your session has expired; please log in again.")
         tokens = self._store.grace_for(handle, spent)
-        if tokens is None:
-            try:
-                response = self._refresh_with_retry(spent, current.sub)
-            except RefreshRejected as exc:
-                return self._after_rejection(current, spent, exc)
-            except ProviderUnavailable:
-                if rejected_token is None and current.tokens.access_expires_at > time.time():
-                    return current, current.tokens.access_token
-                raise
-            tokens = token_set(response, current.tokens, time.time())
-            self._store.save_grace(handle, spent, tokens)
-            if response.id_claims is not None:
-                current = replace(current, claims=session_claims(response.id_claims,
-                                                                 self._user_claims))
-        return self._store_rotated(current, spent, tokens)
+        if tokens is not None:
+            return self._unless_due(self._store_rotated(current, spent, tokens), resource)
+        try:
+            response = self._refresh_with_retry(spent, current.sub, resource)
+        except RefreshRejected as exc:
+            return self._unless_due(self._after_rejection(current, spent, exc), resource)
+        except ProviderUnavailable:
+            if (rejected_token is None and resource is None
+                    and current.tokens.access_expires_at > time.time()):
+                return current, current.tokens.access_token
+            raise
+        now = time.time()
+        tokens = (token_set(response, current.tokens, now) if resource is None
+                  else with_resource_token(response, current.tokens, resource, now))
+        self._store.save_grace(handle, spent, tokens)
+        if response.id_claims is not None:
+            current = replace(current, claims=session_claims(response.id_claims,
+                                                             self._user_claims))
+        stored = self._store_rotated(current, spent, tokens)
+        return stored, stored.tokens.access_token_for(resource)
+
+    def _unless_due(self, session: Session, resource: str | None) -> tuple[Session, str | None]:
+        """A session someone else's refresh produced: its token for us, if that is usable."""
+        if self._still_needs_refresh(session, None, resource):
+            return session, None
+        return session, session.tokens.access_token_for(resource)
 
     def _after_rejection(self, current: Session, spent: str,
-                         exc: RefreshRejected) -> tuple[Session, str]:
+                         exc: RefreshRejected) -> Session:
         """``invalid_grant``: a lost race if someone already rotated ``spent``, else the end."""
         latest = self._store.load_handle(current.handle)
         if latest is not None and latest.tokens.refresh_token != spent:
-            return latest, latest.tokens.access_token
+            return latest
         tokens = self._store.grace_for(current.handle, spent)
         if latest is None or tokens is None:
             self._store.delete(current.handle)
             raise LoginRequired("Your session has ended; please log in again.") from exc
         return self._store_rotated(latest, spent, tokens)
 
-    def _store_rotated(self, current: Session, spent: str,
-                       tokens: TokenSet) -> tuple[Session, str]:
+    def _store_rotated(self, current: Session, spent: str, tokens: TokenSet) -> Session:
         """Compare-and-set; after a conflict, yield to a newer record that already moved past
         ``spent``, otherwise write the successor over whatever changed meanwhile."""
         for _ in range(WRITE_ATTEMPTS):
             updated = self._store.replace_tokens(current, tokens)
             if updated is not None:
-                return updated, updated.tokens.access_token
+                return updated
             latest = self._store.load_handle(current.handle)
             if latest is None:
                 raise LoginRequired("Your session has ended; please log in again.")
             if latest.tokens.refresh_token != spent:
-                return latest, latest.tokens.access_token
+                return latest
             current = latest
         raise ProviderUnavailable("Your session is being updated elsewhere; please retry.")
 
-    def _refresh_with_retry(self, refresh_token: str, sub: str) -> TokenResponse:
+    def _refresh_with_retry(self, refresh_token: str, sub: str,
+                            resource: str | None) -> TokenResponse:
         for attempt in range(PROVIDER_ATTEMPTS):
             try:
-                response = self._oidc.refresh(refresh_token, sub)
+                response = self._oidc.refresh(refresh_token, sub, resource)
             except RefreshRejected:
                 metrics.REFRESHES.labels(outcome="rejected").inc()
+                raise
+            except TokenUnavailable:
+                metrics.REFRESHES.labels(outcome="target_refused").inc()
                 raise
             except ProviderUnavailable:
                 metrics.REFRESHES.labels(outcome="provider_unavailable").inc()
@@ -212,27 +257,30 @@ class TokenManager:
                 return response
         raise AssertionError("unreachable")
 
-    def client_token(self) -> str:
-        """A client-credentials token shared by all processes, fetched once per expiry."""
+
+    def client_token(self, resource: str | None = None) -> str:
+        """A client-credentials token (for ``resource`` alone when given) shared by all
+        processes, fetched once per expiry."""
         now = time.time()
-        cached = self._client_tokens.get(self._client_id)
+        key = client_token_key(self._client_id, resource)
+        cached = self._client_tokens.get(key)
         if cached and cached[1] - CLIENT_TOKEN_MARGIN > now:
             return cached[0]
         with self._client_lock, store_errors():
-            key = client_token_key(self._client_id)
             deadline = time.monotonic() + LOCK_WAIT_SECONDS
             while True:
                 stored = self._read_client_token(key)
                 if stored is not None:
-                    self._client_tokens[self._client_id] = stored
+                    self._client_tokens[key] = stored
                     return stored[0]
                 lock = RedisLock(self._store.redis, f"{key}:lock")
                 if lock.acquire():
                     try:
-                        stored = self._read_client_token(key) or self._fetch_client_token(key)
+                        stored = (self._read_client_token(key)
+                                  or self._fetch_client_token(key, resource))
                     finally:
                         lock.release()
-                    self._client_tokens[self._client_id] = stored
+                    self._client_tokens[key] = stored
                     return stored[0]
                 lock.wait_until_free(deadline)
                 if time.monotonic() >= deadline:
@@ -247,10 +295,11 @@ class TokenManager:
             return None
         return self._sealer.open(record["tok"], key).decode(), float(record["exp"])
 
-    def _fetch_client_token(self, key: str) -> tuple[str, float]:
-        response = self._oidc.client_credentials()
+    def _fetch_client_token(self, key: str, resource: str | None) -> tuple[str, float]:
+        response = self._oidc.client_credentials(resource)
         expires_at = time.time() + response.expires_in
         record = {"tok": self._sealer.seal(response.access_token.encode(), key), "exp": expires_at}
         ttl = max(1, response.expires_in - CLIENT_TOKEN_MARGIN)
         self._store.redis.set(key, json.dumps(record), ex=ttl)
         return response.access_token, expires_at
+

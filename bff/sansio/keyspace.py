@@ -46,8 +46,11 @@ def logout_token_key(jti: str) -> str:
     return f"bff:logout-jti:{{{digest(jti)}}}"
 
 
-def client_token_key(client_id: str) -> str:
-    return f"bff:client-token:{{{client_id}}}"
+def client_token_key(client_id: str, resource: str | None = None) -> str:
+    """The BFF's client-credentials token, one per resource it is restricted to."""
+    if resource is None:
+        return f"bff:client-token:{{{client_id}}}"
+    return f"bff:client-token:{{{client_id}}}:{digest(resource, 32)}"
 
 
 def rate_window_key(name: str, subject: str, index: int) -> str:

@@ -28,7 +28,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 from redis.cluster import ClusterNode, RedisCluster
 
-from bff.demo import render_config
+from bff.demo import render_config, render_ports
 from bff.processes import redis_server_command
 from bff.sansio.keyspace import session_handle, session_record_key
 from bff.settings import generate_secret_key
@@ -346,12 +346,12 @@ def start_stack(bff_redis_url: str, auth_redis_url: str, *, bff_count: int = 1,
                 extra_settings: str = "") -> Stack:
     """Authorization server(s) on P+1 (several behind a round-robin balancer there), the demo
     API on P+2, and BFF instances: the first on P (the public origin), the others anywhere."""
-    port = free_port_run(3)
+    port = free_port_run(4)
     workdir = Path(tempfile.mkdtemp(prefix="bff-test-stack-"))
     auth_config = render_config(ROOT / "config" / "authserver.toml",
                                 workdir / "authserver.toml", port)
     bff_config = workdir / "bff.toml"
-    bff_config.write_text(bff_toml(port, extra_routes, extra_settings))
+    bff_config.write_text(render_ports(bff_toml(port, extra_routes, extra_settings), port))
     secret_key = generate_secret_key()
     stack = Stack(
         port=port, workdir=workdir, secret_key=secret_key, bff_redis_url=bff_redis_url,

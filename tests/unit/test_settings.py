@@ -84,6 +84,33 @@ def test_route_errors_name_the_route() -> None:
         build_settings(raw(routes=[{"prefix": "/api/a", "upstream": "http://x"}] * 2))
 
 
+@pytest.mark.parametrize("resource", ["orders", "/api/orders", "https://api.example/#x",
+                                      "https://api.example#", "", 42, ["https://a"]])
+def test_a_resource_that_is_not_an_absolute_uri_is_refused_naming_route_and_key(
+        resource: object) -> None:
+    route = {"prefix": "/api/a", "upstream": "http://x", "resource": resource}
+    with pytest.raises(SettingsError, match=r"/api/a.*resource must be an absolute URI"):
+        build_settings(raw(routes=[route]))
+
+
+def test_routes_resources_are_asked_for_at_login_once_each() -> None:
+    settings = build_settings(raw(routes=[
+        {"prefix": "/api/a", "upstream": "http://x", "resource": "https://a.example"},
+        {"prefix": "/api/b", "upstream": "http://x", "resource": "https://a.example"},
+        {"prefix": "/api/c", "upstream": "http://x", "resource": "urn:example:c"},
+        {"prefix": "/api/d", "upstream": "http://x", "resource": "https://d.example",
+         "token": "client"},
+        {"prefix": "/api/e", "upstream": "http://x"},
+    ]))
+    assert settings.route_resources == ("https://a.example", "urn:example:c")
+
+
+def test_a_resource_on_a_route_without_a_token_is_refused() -> None:
+    route = {"prefix": "/api/a", "upstream": "http://x", "resource": "https://a", "token": "none"}
+    with pytest.raises(SettingsError, match="resource needs a token"):
+        build_settings(raw(routes=[route]))
+
+
 def test_unknown_setting_is_refused() -> None:
     with pytest.raises(SettingsError, match="unknown settings"):
         build_settings(raw(redirect_uri="https://evil.example/cb"))
