@@ -127,6 +127,9 @@ def _provider_error(error: str, description: str | None) -> str:
     text = f"The identity provider did not log you in: {printable(error)}"
     if description:
         text += f" ({printable(description)})"
+    if error == "invalid_target":
+        text += (". It refused a resource indicator the API routes name (RFC 8707): each route's"
+                 " `resource` must be registered for this client at the provider")
     return text + "."
 
 

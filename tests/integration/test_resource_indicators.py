@@ -15,9 +15,11 @@ import jwt
 import pytest
 import requests
 
+from bff.demo import render_ports
 from tests.integration.scale_support import (
     Stack,
     Upstream,
+    bff_toml,
     metric,
     session_cookie,
     session_record,
@@ -46,11 +48,6 @@ resource = "{STOCK}"
 [[routes]]
 prefix = "/api/plain"
 upstream = "{upstream.url}/plain"
-
-[[routes]]
-prefix = "/api/elsewhere"
-upstream = "{upstream.url}/elsewhere"
-resource = "https://not-registered.example/api"
 """
     with stack_running(redis_server.url, redis_server.url, bff_count=2, extra_routes=routes,
                        auth_env={"BFF_AUTHSERVER_ACCESS_TOKEN_LIFETIME": str(LIFETIME)}
@@ -74,7 +71,7 @@ def bearer_seen(browser: requests.Session, url: str) -> dict[str, object]:
 def test_the_login_asks_the_provider_for_every_resource_the_routes_name(stack: Stack) -> None:
     start = requests.get(f"{stack.bff_url}/bff/login", allow_redirects=False)
     asked = parse_qs(urlsplit(start.headers["Location"]).query).get("resource", [])
-    assert sorted(asked) == sorted([*resources(stack), "https://not-registered.example/api"])
+    assert sorted(asked) == sorted(resources(stack))
 
 
 def test_each_upstream_receives_a_token_for_itself_alone(stack: Stack) -> None:
@@ -117,18 +114,48 @@ def test_a_burst_after_the_resource_token_expired_makes_one_grant(
     assert results[0][1] != f"Bearer {first['token']}"
 
 
-def test_a_resource_the_provider_refuses_costs_the_route_not_the_session(
+def other_bff(stack: Stack, routes: str) -> str:
+    """Another instance on the same store, public origin and provider, whose routes (and so
+    whose login) name other resources: a deployment changing its routes under live sessions."""
+    config = stack.workdir / f"other-{len(stack.bffs)}.toml"
+    config.write_text(render_ports(bff_toml(stack.port, routes), stack.port))
+    return stack.start_bff(config=config).url
+
+
+def test_a_resource_not_granted_at_login_costs_the_route_not_the_session(
         stack: Stack, upstream: Upstream) -> None:
+    """The session began where the routes named only the orders API; now a route wants a
+    token for the stock API, which that grant never covered: the provider says invalid_target."""
+    before = other_bff(stack, f"""
+[[routes]]
+prefix = "/api/aud-orders"
+upstream = "{upstream.url}/orders"
+resource = "{ORDERS}"
+""")
     alice = requests.Session()
-    log_in(alice, stack.bff_url, "alice", "wonderland")
+    log_in(alice, before, "alice", "wonderland")
     upstream.received.clear()
-    refused = alice.get(f"{stack.bff_url}/api/elsewhere/1", headers=XHR)
+    refused = alice.get(f"{stack.bff_url}/api/aud-stock/1", headers=XHR)
     assert refused.status_code == 502
     assert refused.json()["error"] == "token_unavailable"
-    assert "/api/elsewhere" in refused.json()["error_description"]
+    assert "/api/aud-stock" in refused.json()["error_description"]
     assert not upstream.received.is_set(), "no request without the token the route requires"
     assert alice.get(f"{stack.bff_url}/bff/user", headers=XHR).status_code == 200
     assert bearer_seen(alice, f"{stack.bff_url}/api/aud-orders/1")["aud"] == resources(stack)[0]
+
+
+def test_a_resource_the_provider_does_not_know_fails_the_login_with_a_readable_reason(
+        stack: Stack, upstream: Upstream) -> None:
+    unknown = other_bff(stack, f"""
+[[routes]]
+prefix = "/api/elsewhere"
+upstream = "{upstream.url}/elsewhere"
+resource = "https://not-registered.example/api"
+""")
+    browser = requests.Session()
+    page = browser.get(f"{unknown}/bff/login")
+    assert page.status_code == 400, page.url
+    assert "invalid_target" in page.text and "resource indicator" in page.text
 
 
 def test_resource_tokens_are_sealed_and_the_record_stays_small(

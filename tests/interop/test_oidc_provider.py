@@ -35,6 +35,7 @@ from tests.support import (
 
 SECRET = "oidc-provider-secret"
 RESOURCE = "https://orders.example.test"
+STOCK = "https://stock.example.test"
 
 
 @dataclass
@@ -55,12 +56,21 @@ def stack(redis_server: RedisServer, upstream: Upstream,
     provider_port, bff_port = free_port(), free_port()
     bff_url = f"http://localhost:{bff_port}"
     provider = start_process(["node", str(folder / "server.mjs"), str(provider_port), bff_url,
-                              SECRET, RESOURCE], provider_port,
+                              SECRET, RESOURCE, STOCK], provider_port,
                              ready_path="/.well-known/openid-configuration", name="oidc-provider")
     keys = generate_secret_key()
     routes = tmp_path_factory.mktemp("oidc-provider") / "routes.toml"
-    routes.write_text(f'[[routes]]\nprefix = "/api/echo"\nupstream = "{upstream.url}/echo"\n'
-                      'token = "user"\n')
+    routes.write_text(f"""
+[[routes]]
+prefix = "/api/echo"
+upstream = "{upstream.url}/echo"
+resource = "{RESOURCE}"
+
+[[routes]]
+prefix = "/api/stock"
+upstream = "{upstream.url}/stock"
+resource = "{STOCK}"
+""")
     try:
         bff = start_bff(["serve", "--config", str(routes), "--port", str(bff_port)], bff_port, {
             "BFF_BASE_URL": bff_url, "BFF_ISSUER": f"http://localhost:{provider_port}",
@@ -107,6 +117,20 @@ def test_the_upstream_receives_a_jwt_for_the_resource_it_can_verify(stack: Stack
     claims = jwt.decode(token, keys.get_signing_key_from_jwt(token).key, algorithms=["RS256"],
                         audience=RESOURCE, issuer=stack.issuer)
     assert claims["sub"] == "alice" and "orders:read" in claims["scope"].split()
+
+
+def test_a_route_naming_a_resource_gets_a_token_for_that_resource_alone(stack: Stack) -> None:
+    browser = log_in(stack)
+    keys = jwt.PyJWKClient(f"{stack.issuer}/jwks")
+    seen = {}
+    for path, audience in (("stock", STOCK), ("echo", RESOURCE)):
+        answer = browser.get(f"{stack.bff.url}/api/{path}/1", headers=XHR, timeout=10)
+        assert answer.status_code == 200, answer.text
+        token = answer.json()["headers"]["Authorization"].removeprefix("Bearer ")
+        seen[path] = jwt.decode(token, keys.get_signing_key_from_jwt(token).key,
+                                algorithms=["RS256"], audience=audience, issuer=stack.issuer)
+    assert seen["stock"]["aud"] == STOCK and seen["echo"]["aud"] == RESOURCE
+    assert seen["stock"]["jti"] != seen["echo"]["jti"]
 
 
 def refresh_token_of(stack: Stack, redis_server: RedisServer, browser: requests.Session) -> str:

@@ -1,10 +1,12 @@
 // panva's oidc-provider with its own defaults, configured only where a relying party must be:
 // one confidential client (the BFF), its dev login and consent pages, refresh tokens (rotated),
-// revocation, introspection, RP-initiated logout and JWT access tokens for one resource server.
-// Usage: node server.mjs PORT BFF_URL CLIENT_SECRET RESOURCE
-import Provider from 'oidc-provider';
+// revocation, introspection, RP-initiated logout and JWT access tokens for the resource servers
+// named (resource indicators, RFC 8707: the first is the default; others are refused).
+// Usage: node server.mjs PORT BFF_URL CLIENT_SECRET RESOURCE [RESOURCE...]
+import Provider, { errors } from 'oidc-provider';
 
-const [port, bffUrl, clientSecret, resource] = process.argv.slice(2);
+const [port, bffUrl, clientSecret, ...resources] = process.argv.slice(2);
+const [resource] = resources;
 const issuer = `http://localhost:${port}`;
 
 const provider = new Provider(issuer, {
@@ -36,10 +38,11 @@ const provider = new Provider(issuer, {
       enabled: true,
       defaultResource: () => resource,
       useGrantedResource: () => true,
-      getResourceServerInfo: () => ({
-        scope: 'orders:read', audience: resource, accessTokenFormat: 'jwt',
-        accessTokenTTL: 120,
-      }),
+      getResourceServerInfo: (ctx, indicator) => {
+        if (!resources.includes(indicator)) throw new errors.InvalidTarget();
+        return { scope: 'orders:read', audience: indicator, accessTokenFormat: 'jwt',
+          accessTokenTTL: 120 };
+      },
     },
   },
   issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
