@@ -72,6 +72,18 @@ def check_provider(settings: Settings) -> list[Check]:
         "(neither OIDC discovery nor RFC 8414 metadata): logout cannot revoke refresh tokens, "
         "which stay valid at the provider until they expire; set BFF_REVOCATION_ENDPOINT"))
     checks.append(check_client_authentication(oidc, settings, meta.client_auth))
+    checks.append(Check(
+        "par", True, f"pushed authorization requests to {meta.par_endpoint}: the browser's URL "
+        "carries only client_id and request_uri" if meta.par_endpoint else
+        "authorization requests travel in the browser's URL (no pushed authorization requests"
+        f"{': BFF_PAR=off' if settings.par == 'off' else ' offered by the provider'})"))
+    if settings.route_resources:
+        checks.append(Check(
+            "resources", True, f"routes ask for tokens restricted to "
+            f"{', '.join(settings.route_resources)}" + (
+                "" if meta.resource_indicators else "; WARNING: the provider does not "
+                "advertise resource indicators (RFC 8707): if it ignores them, those routes "
+                "answer 502 token_unavailable rather than send a token for another audience")))
     try:
         response = requests.get(meta.jwks_uri, timeout=settings.provider_timeout)
         response.raise_for_status()
@@ -99,7 +111,7 @@ def check_client_authentication(oidc: OidcClient, settings: Settings, method: st
     if answer in ("invalid_client", "unauthorized_client", "401"):
         return Check("client", False, f"the provider refused {settings.client_id}'s "
                      f"credentials with {method} ({answer}): check BFF_CLIENT_ID, "
-                     "BFF_CLIENT_SECRET and BFF_CLIENT_AUTH")
+                     "BFF_CLIENT_SECRET (or BFF_CLIENT_KEY) and BFF_CLIENT_AUTH")
     return Check("client", True, f"{settings.client_id} uses {method}; the provider answered "
                  f"the credentials probe with {answer}, which does not tell")
 

@@ -106,9 +106,22 @@ def _generate_admin_token(args: argparse.Namespace) -> int:
 
 
 def _generate_key(args: argparse.Namespace) -> int:
-    from bff.settings import generate_secret_key
+    if args.kind is None:
+        from bff.settings import generate_secret_key
 
-    print(generate_secret_key())
+        print(generate_secret_key())
+        return 0
+    import json
+
+    from bff.signing_keys import generate_signing_key
+
+    key = generate_signing_key()
+    setting = "BFF_CLIENT_KEY" if args.kind == "client" else "BFF_DPOP_KEYS"
+    print(f"# {setting} (private: keep it as secret as a client secret)")
+    print(json.dumps(key.private_jwk(), separators=(",", ":")))
+    if args.kind == "client":
+        print("# the public JWK to register at the provider (its jwks for this client)")
+        print(json.dumps(key.public_jwk(), separators=(",", ":")))
     return 0
 
 
@@ -175,8 +188,15 @@ def build_parser() -> argparse.ArgumentParser:
                                  "and the BFF_ADMIN_TOKEN_SHA256 that enables it")
     admin_token.set_defaults(func=_generate_admin_token)
 
-    key = sub.add_parser("generate-key", help="print a new key for BFF_SECRET_KEYS")
-    key.set_defaults(func=_generate_key)
+    key = sub.add_parser("generate-key", help="print a new key: for BFF_SECRET_KEYS, or with "
+                         "--client for BFF_CLIENT_KEY (private_key_jwt) and --dpop for "
+                         "BFF_DPOP_KEYS")
+    kind = key.add_mutually_exclusive_group()
+    kind.add_argument("--client", dest="kind", action="store_const", const="client",
+                      help="an EC P-256 private JWK for private_key_jwt, and its public JWK")
+    kind.add_argument("--dpop", dest="kind", action="store_const", const="dpop",
+                      help="an EC P-256 private JWK for DPoP proofs")
+    key.set_defaults(func=_generate_key, kind=None)
     return parser
 
 

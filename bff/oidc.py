@@ -14,13 +14,14 @@ import time
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import jwt
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
+from authlib.oauth2.rfc7523 import PrivateKeyJWT
 
 from bff import metrics, tracing
 from bff.errors import LoginFailed, ProviderUnavailable, TokenUnavailable
@@ -28,12 +29,14 @@ from bff.resource.fetching import http_json_fetcher
 from bff.resource.jwks import JwksCache, KeysUnavailable, UnknownKey
 from bff.sansio.oidc_rules import (
     NoUsableClientAuth,
+    ParUnavailable,
     authorization_server_metadata_urls,
     basic_authorization,
     choose_client_auth,
     id_token_problem,
     logout_token_problem,
     needs_userinfo,
+    par_endpoint_to_use,
 )
 from bff.sansio.refresh import TokenResponse, audience_problem
 from bff.settings import Settings
@@ -64,6 +67,11 @@ class ProviderMetadata:
     id_token_algorithms: tuple[str, ...]
     userinfo_endpoint: str | None = None
     client_auth: str = "client_secret_basic"
+    par_endpoint: str | None = None
+    """Where authorization requests are pushed (RFC 9126), when the BFF pushes them."""
+    resource_indicators: bool = False
+    """The provider says it supports RFC 8707 (``resource_indicators_supported``, a name some
+    providers use; the RFC defines no metadata)."""
 
 
 @dataclass(frozen=True)
@@ -140,8 +148,11 @@ class OidcClient:
             doc = {**self._authorization_server_metadata(), **doc}
         try:
             client_auth = choose_client_auth(doc.get("token_endpoint_auth_methods_supported"),
-                                             self._settings.client_auth)
-        except NoUsableClientAuth as exc:
+                                             self._settings.client_auth,
+                                             has_key=self._settings.client_key is not None,
+                                             has_secret=bool(self._settings.client_secret))
+            par_endpoint = par_endpoint_to_use(self._settings.par, doc)
+        except (NoUsableClientAuth, ParUnavailable) as exc:
             raise ProviderUnavailable(f"The identity provider cannot be used: {exc}.") from exc
         return ProviderMetadata(
             issuer=doc["issuer"],
@@ -155,6 +166,8 @@ class OidcClient:
             id_token_algorithms=allowed or ("RS256",),
             userinfo_endpoint=self._settings.userinfo_endpoint or doc.get("userinfo_endpoint"),
             client_auth=client_auth,
+            par_endpoint=par_endpoint,
+            resource_indicators=doc.get("resource_indicators_supported") is True,
         )
 
     def _authorization_server_metadata(self) -> dict[str, Any]:
@@ -173,9 +186,11 @@ class OidcClient:
 
     def _session(self) -> OAuth2Session:
         method = self._metadata.client_auth if self._metadata else "client_secret_basic"
+        key = self._settings.client_key
         session = OAuth2Session(
             client_id=self._settings.client_id,
-            client_secret=self._settings.client_secret,
+            client_secret=key.key if method == "private_key_jwt" and key else
+            self._settings.client_secret,
             scope=" ".join(self._settings.scopes),
             redirect_uri=self._settings.redirect_uri,
             code_challenge_method="S256",
@@ -184,7 +199,21 @@ class OidcClient:
         )
         # Authlib's own client_secret_basic does not form-urlencode (RFC 6749 section 2.3.1).
         session.register_client_auth_method(("client_secret_basic", _secret_basic))
+        if key is not None:
+            # RFC 7523 section 3 and its clarification (draft-ietf-oauth-rfc7523bis): the
+            # assertion's audience is the issuer identifier, whichever endpoint receives it.
+            session.register_client_auth_method(PrivateKeyJWT(
+                token_endpoint=self._settings.issuer, headers={"kid": key.kid}, alg=key.alg))
         return session
+
+    def _client_authenticated(self, url: str, params: list[tuple[str, str]]
+                              ) -> tuple[str, dict[str, str], str]:
+        """A form POST to ``url`` carrying the client's authentication, as Authlib prepares it
+        for the token endpoint (for the endpoints Authlib's client does not call itself)."""
+        with self._session() as client:
+            return client.client_auth(client.token_endpoint_auth_method).prepare(
+                "POST", url, {"Content-Type": "application/x-www-form-urlencoded",
+                              "Accept": "application/json"}, urlencode(params))
 
     def start_login(self, prompt: str | None, max_age: int | None = None) -> LoginRequest:
         meta = self.metadata()
@@ -204,7 +233,33 @@ class OidcClient:
             # RFC 8707 section 2.1: the resources the routes will ask tokens for, so the grant
             # covers them (a provider without resource indicators ignores the parameter).
             url += "&" + urlencode([("resource", r) for r in self._settings.route_resources])
+        if meta.par_endpoint:
+            url = self._pushed(meta, url)
         return LoginRequest(state=state, nonce=nonce, code_verifier=verifier, url=url)
+
+    def _pushed(self, meta: ProviderMetadata, url: str) -> str:
+        """RFC 9126: the authorization request goes to the provider directly, authenticated;
+        the browser's URL carries only ``client_id`` and the ``request_uri`` it got back."""
+        params = parse_qsl(urlsplit(url).query, keep_blank_values=True)
+        assert meta.par_endpoint is not None
+        uri, headers, body = self._client_authenticated(meta.par_endpoint, params)
+        try:
+            with tracing.span("oidc pushed authorization request", "client"):
+                response = self._http.post(uri, headers=headers, data=body,
+                                           timeout=self._settings.provider_timeout)
+            answer = response.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise ProviderUnavailable("The identity provider did not accept the login request."
+                                      ) from exc
+        request_uri = answer.get("request_uri") if isinstance(answer, dict) else None
+        if response.status_code not in (200, 201) or not isinstance(request_uri, str):
+            error = answer.get("error") if isinstance(answer, dict) else None
+            log.warning("pushed authorization request refused: %s (HTTP %d)",
+                        error or "no request_uri", response.status_code)
+            raise LoginFailed(f"The identity provider refused the login request "
+                              f"({error or response.status_code}).")
+        query = urlencode({"client_id": self._settings.client_id, "request_uri": request_uri})
+        return f"{meta.authorization_endpoint}?{query}"
 
     def exchange_code(self, code: str, code_verifier: str) -> TokenResponse:
         meta = self.metadata()
@@ -266,14 +321,9 @@ class OidcClient:
         """The token endpoint's ``error`` (or status) for a code no one issued: for
         ``bff check-config``, which must tell a wrong secret from a working one."""
         meta = self.metadata()
-        with self._session() as client:
-            uri, headers, body = client.client_auth(client.token_endpoint_auth_method).prepare(
-                "POST", meta.token_endpoint,
-                {"Content-Type": "application/x-www-form-urlencoded",
-                 "Accept": "application/json"},
-                urlencode({"grant_type": "authorization_code",
-                           "code": generate_token(43), "code_verifier": generate_token(64),
-                           "redirect_uri": self._settings.redirect_uri}))
+        uri, headers, body = self._client_authenticated(meta.token_endpoint, [
+            ("grant_type", "authorization_code"), ("code", generate_token(43)),
+            ("code_verifier", generate_token(64)), ("redirect_uri", self._settings.redirect_uri)])
         try:
             response = self._http.post(uri, headers=headers, data=body,
                                        timeout=self._settings.provider_timeout)

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from bff.sansio.redis_url import RedisUrlError, parse_redis_url
+from bff.signing_keys import SigningKey, SigningKeyError, load_signing_key
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,11 @@ DEFAULT_USER_CLAIMS = (
     "email_verified", "picture", "locale",
 )
 KEY_BYTES = 32
-ClientAuth = Literal["client_secret_basic", "client_secret_post"]
-CLIENT_AUTH_METHODS: tuple[str, ...] = ("client_secret_basic", "client_secret_post")
+ClientAuth = Literal["client_secret_basic", "client_secret_post", "private_key_jwt"]
+CLIENT_AUTH_METHODS: tuple[str, ...] = ("client_secret_basic", "client_secret_post",
+                                        "private_key_jwt")
+ParMode = Literal["auto", "required", "off"]
+PAR_MODES: tuple[str, ...] = ("auto", "required", "off")
 UserinfoMode = Literal["auto", "always", "never"]
 USERINFO_MODES: tuple[str, ...] = ("auto", "always", "never")
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -186,10 +190,21 @@ class Settings:
         '["https://cdn.example"]`) or CSP syntax (`img-src https://cdn.example; connect-src '
         'wss://push.example`).')
     client_auth: ClientAuth | None = setting(None, env="BFF_CLIENT_AUTH",
-        doc='How the BFF authenticates at the token and revocation endpoints: '
-        '`client_secret_basic` '
-        "or `client_secret_post`; unset, the first of these the provider's metadata lists "
-        '(`client_secret_basic` when it lists none).')
+        doc='How the BFF authenticates at the token, PAR and revocation endpoints: '
+        '`client_secret_basic`, `client_secret_post` or `private_key_jwt` (RFC 7523, with '
+        "`client_key`); unset, the first of these the provider's metadata lists that the BFF "
+        'is configured for (`client_secret_basic` when it lists none).')
+    client_key: SigningKey | None = setting(None, secret=True, env="BFF_CLIENT_KEY",
+        doc='The private key for `private_key_jwt`: a private JWK or PEM, EC P-256 or RSA of '
+        '2048 bits or more (`bff generate-key --client` makes one and prints the public JWK '
+        'to register). Its `kid`: the JWK\'s, else `client_key_id`, else its RFC 7638 '
+        'thumbprint.')
+    client_key_id: str | None = setting(None, env="BFF_CLIENT_KEY_ID",
+        doc='The `kid` the provider knows the client key by, when the key itself names none.')
+    par: ParMode = setting("auto", env="BFF_PAR",
+        doc='Pushed authorization requests (RFC 9126): `auto` (when the provider offers a '
+        '`pushed_authorization_request_endpoint`, and always when it requires them), '
+        '`required` (refuse to start without one) or `off`.')
     userinfo: UserinfoMode = setting("auto", env="BFF_USERINFO",
         doc='`auto` (call the userinfo endpoint at login when the ID token lacks the claims a '
         'requested scope promises), `always` or `never`.')
@@ -429,8 +444,9 @@ def build_settings(raw: Mapping[str, Any], base_dir: Path | None = None) -> Sett
     unknown = set(raw) - known
     if unknown:
         raise SettingsError(f"unknown settings {sorted(unknown)}; known: {sorted(known)}")
-    missing = [name for name, key in ENV_KEYS.items()
-               if key in ("base_url", "issuer", "client_id", "client_secret") and not raw.get(key)]
+    needed = ("base_url", "issuer", "client_id",
+              *(() if raw.get("client_key") else ("client_secret",)))
+    missing = [name for name, key in ENV_KEYS.items() if key in needed and not raw.get(key)]
     if missing:
         raise SettingsError(f"missing settings: {', '.join(missing)} (or their TOML keys)")
     keys_raw = raw.get("secret_keys")
@@ -476,7 +492,7 @@ def build_settings(raw: Mapping[str, Any], base_dir: Path | None = None) -> Sett
         base_url=_origin("BFF_BASE_URL", str(raw["base_url"])),
         issuer=str(raw["issuer"]).rstrip("/"),
         client_id=str(raw["client_id"]),
-        client_secret=str(raw["client_secret"]),
+        client_secret=str(raw.get("client_secret") or ""),
         secret_keys=keys,
         scopes=scopes,
         redis_url=str(value["redis_url"]),
@@ -505,6 +521,9 @@ def build_settings(raw: Mapping[str, Any], base_dir: Path | None = None) -> Sett
         content_security_policy_extra=parse_csp_additions(
             raw.get("content_security_policy_extra")),
         client_auth=str(raw["client_auth"]) if raw.get("client_auth") else None,  # type: ignore[arg-type]
+        client_key=_client_key(raw),
+        client_key_id=str(raw["client_key_id"]) if raw.get("client_key_id") else None,
+        par=str(value["par"]).lower(),  # type: ignore[arg-type]
         userinfo=str(value["userinfo"]).lower(),  # type: ignore[arg-type]
         revocation_endpoint=_endpoint("BFF_REVOCATION_ENDPOINT", raw.get("revocation_endpoint")),
         userinfo_endpoint=_endpoint("BFF_USERINFO_ENDPOINT", raw.get("userinfo_endpoint")),
@@ -514,6 +533,16 @@ def build_settings(raw: Mapping[str, Any], base_dir: Path | None = None) -> Sett
     )
     _check_consistency(settings)
     return settings
+
+
+def _client_key(raw: Mapping[str, Any]) -> SigningKey | None:
+    if not raw.get("client_key"):
+        return None
+    try:
+        return load_signing_key(str(raw["client_key"]), "BFF_CLIENT_KEY",
+                                str(raw["client_key_id"]) if raw.get("client_key_id") else None)
+    except SigningKeyError as exc:
+        raise SettingsError(str(exc)) from exc
 
 
 def _endpoint(name: str, value: Any) -> str | None:
@@ -536,6 +565,11 @@ def _check_consistency(settings: Settings) -> None:
     if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", settings.admin_path) or \
             settings.admin_path.startswith("/api"):
         raise SettingsError("BFF_ADMIN_PATH must be a plain path outside /api, e.g. /bff/admin")
+    if settings.client_auth == "private_key_jwt" and settings.client_key is None:
+        raise SettingsError("BFF_CLIENT_AUTH=private_key_jwt needs BFF_CLIENT_KEY (`bff "
+                            "generate-key --client` makes one)")
+    if settings.par not in PAR_MODES:
+        raise SettingsError(f"BFF_PAR must be one of {', '.join(PAR_MODES)}, got {settings.par!r}")
     if settings.userinfo not in USERINFO_MODES:
         raise SettingsError(f"BFF_USERINFO must be one of {', '.join(USERINFO_MODES)}, "
                             f"got {settings.userinfo!r}")

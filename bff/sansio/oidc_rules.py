@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote_plus, urlsplit, urlunsplit
 
-SUPPORTED_CLIENT_AUTH = ("client_secret_basic", "client_secret_post")
+SUPPORTED_CLIENT_AUTH = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 # OIDC Core section 5.4: the claims each scope asks for.
 SCOPE_CLAIMS = {
     "profile": ("name", "family_name", "given_name", "middle_name", "nickname",
@@ -35,18 +35,43 @@ def basic_authorization(client_id: str, client_secret: str) -> str:
     return "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
 
 
-def choose_client_auth(advertised: Iterable[str] | None, forced: str | None) -> str:
-    """The method set by the operator, else the first the provider lists that we support;
-    RFC 8414 section 2: a provider that lists none supports ``client_secret_basic``."""
+def choose_client_auth(advertised: Iterable[str] | None, forced: str | None,
+                       has_key: bool = False, has_secret: bool = True) -> str:
+    """The method set by the operator, else the first the provider lists that the BFF is
+    configured for (a key for ``private_key_jwt``, a secret for the others); RFC 8414 section
+    2: a provider that lists none supports ``client_secret_basic``."""
     if forced:
         return forced
+    usable = [m for m in SUPPORTED_CLIENT_AUTH
+              if (has_key if m == "private_key_jwt" else has_secret)]
     methods = list(advertised or ["client_secret_basic"])
     for method in methods:
-        if method in SUPPORTED_CLIENT_AUTH:
+        if method in usable:
             return method
     raise NoUsableClientAuth(
-        f"the provider accepts only {', '.join(methods)}; the BFF speaks "
-        f"{' and '.join(SUPPORTED_CLIENT_AUTH)} (set BFF_CLIENT_AUTH to force one)")
+        f"the provider accepts only {', '.join(methods)}; the BFF is configured for "
+        f"{' and '.join(usable) or 'nothing'} (set BFF_CLIENT_AUTH to force one, and "
+        "BFF_CLIENT_KEY for private_key_jwt)")
+
+
+class ParUnavailable(ValueError):
+    """Pushed authorization requests are required (by the operator) but not offered, or
+    required (by the provider) but turned off."""
+
+
+def par_endpoint_to_use(mode: str, metadata: Mapping[str, Any]) -> str | None:
+    """Where to push authorization requests (RFC 9126), or None to send them in the URL:
+    ``auto`` pushes whenever the provider offers it, ``required`` refuses a provider that does
+    not, ``off`` never pushes, unless the provider requires it (section 5), which wins."""
+    endpoint = metadata.get("pushed_authorization_request_endpoint")
+    endpoint = endpoint if isinstance(endpoint, str) and endpoint else None
+    demanded = metadata.get("require_pushed_authorization_requests") is True
+    if endpoint is None and (mode == "required" or demanded):
+        raise ParUnavailable("pushed authorization requests are required but the provider "
+                             "names no pushed_authorization_request_endpoint")
+    if mode == "off" and not demanded:
+        return None
+    return endpoint
 
 
 def authorization_server_metadata_urls(issuer: str) -> list[str]:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from bff.sansio.oidc_rules import (
     NoUsableClientAuth,
+    ParUnavailable,
     authorization_response_problem,
     authorization_server_metadata_urls,
     basic_authorization,
@@ -18,6 +19,7 @@ from bff.sansio.oidc_rules import (
     id_token_problem,
     logout_token_problem,
     needs_userinfo,
+    par_endpoint_to_use,
 )
 
 
@@ -123,3 +125,38 @@ def test_logout_token_claims(claims: dict[str, object], problem: str | None) -> 
 def test_the_authorization_response_issuer_rfc9207(iss: str | None, promised: bool,
                                                    refused: bool) -> None:
     assert (authorization_response_problem(iss, "https://op", promised) is not None) is refused
+
+
+@pytest.mark.parametrize(("mode", "metadata", "pushed"), [
+    ("auto", {"pushed_authorization_request_endpoint": "https://op/par"}, "https://op/par"),
+    ("auto", {}, None),
+    ("required", {"pushed_authorization_request_endpoint": "https://op/par"}, "https://op/par"),
+    ("off", {"pushed_authorization_request_endpoint": "https://op/par"}, None),
+    ("off", {"pushed_authorization_request_endpoint": "https://op/par",
+             "require_pushed_authorization_requests": True}, "https://op/par"),
+    ("auto", {"pushed_authorization_request_endpoint": ""}, None),
+])
+def test_where_authorization_requests_are_pushed(mode: str, metadata: dict[str, object],
+                                                 pushed: str | None) -> None:
+    assert par_endpoint_to_use(mode, metadata) == pushed
+
+
+@pytest.mark.parametrize(("mode", "metadata"), [
+    ("required", {}),
+    ("auto", {"require_pushed_authorization_requests": True}),
+    ("off", {"require_pushed_authorization_requests": True}),
+])
+def test_pushing_required_without_an_endpoint_is_refused(mode: str,
+                                                         metadata: dict[str, object]) -> None:
+    with pytest.raises(ParUnavailable):
+        par_endpoint_to_use(mode, metadata)
+
+
+def test_private_key_jwt_is_chosen_only_when_a_key_is_configured() -> None:
+    offered = ["private_key_jwt", "client_secret_basic"]
+    assert choose_client_auth(offered, None, has_key=True) == "private_key_jwt"
+    assert choose_client_auth(offered, None, has_key=False) == "client_secret_basic"
+    assert choose_client_auth(offered, None, has_key=True, has_secret=False) == \
+        "private_key_jwt"
+    with pytest.raises(NoUsableClientAuth, match="BFF_CLIENT_KEY"):
+        choose_client_auth(["client_secret_basic"], None, has_key=True, has_secret=False)

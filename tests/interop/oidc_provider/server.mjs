@@ -7,6 +7,9 @@ import Provider, { errors } from 'oidc-provider';
 
 const [port, bffUrl, clientSecret, ...resources] = process.argv.slice(2);
 const [resource] = resources;
+// A second client for the FAPI 2.0-style chain: private_key_jwt (its public JWKS from the
+// environment), pushed authorization requests required.
+const fapiJwks = process.env.FAPI_CLIENT_JWKS ? JSON.parse(process.env.FAPI_CLIENT_JWKS) : null;
 const issuer = `http://localhost:${port}`;
 
 const provider = new Provider(issuer, {
@@ -18,7 +21,16 @@ const provider = new Provider(issuer, {
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
     token_endpoint_auth_method: 'client_secret_basic',
-  }],
+  }, ...(fapiJwks ? [{
+    client_id: 'bff-fapi',
+    jwks: fapiJwks,
+    redirect_uris: [`${bffUrl}/bff/callback`],
+    post_logout_redirect_uris: [`${bffUrl}/`],
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'private_key_jwt',
+    require_pushed_authorization_requests: true,
+  }] : [])],
   claims: { openid: ['sub'], profile: ['name'], email: ['email', 'email_verified'] },
   scopes: ['openid', 'profile', 'email', 'offline_access', 'orders:read'],
   async findAccount(ctx, id) {
@@ -34,6 +46,7 @@ const provider = new Provider(issuer, {
     revocation: { enabled: true },
     introspection: { enabled: true },
     rpInitiatedLogout: { enabled: true },
+    pushedAuthorizationRequests: { enabled: true },
     resourceIndicators: {
       enabled: true,
       defaultResource: () => resource,
