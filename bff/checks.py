@@ -77,6 +77,7 @@ def check_provider(settings: Settings) -> list[Check]:
         "carries only client_id and request_uri" if meta.par_endpoint else
         "authorization requests travel in the browser's URL (no pushed authorization requests"
         f"{': BFF_PAR=off' if settings.par == 'off' else ' offered by the provider'})"))
+    checks.append(Check("dpop", True, _dpop_line(settings, meta.dpop)))
     if settings.route_resources:
         checks.append(Check(
             "resources", True, f"routes ask for tokens restricted to "
@@ -99,6 +100,16 @@ def check_provider(settings: Settings) -> list[Check]:
         f"at {meta.jwks_uri}",
     ))
     return checks
+
+
+def _dpop_line(settings: Settings, used: bool) -> str:
+    if used:
+        key = settings.dpop_keys[0]
+        return (f"tokens are DPoP-bound to the {key.alg} key {key.kid}: upstreams get "
+                "`Authorization: DPoP` and a proof per request")
+    if settings.dpop == "off":
+        return "bearer tokens (BFF_DPOP=off)"
+    return "bearer tokens: the provider does not offer DPoP for the key's algorithm (BFF_DPOP=auto)"
 
 
 def check_client_authentication(oidc: OidcClient, settings: Settings, method: str) -> Check:

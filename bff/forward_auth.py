@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, request
 
 from bff.errors import BadRequest, Forbidden
-from bff.proxy import authorized_route, credentials_for
+from bff.proxy import authorized_route, credential_headers, credentials_for
 from bff.runtime import runtime
 from bff.sansio.proxy_rules import is_trusted
 
@@ -34,10 +34,12 @@ def authorize_for_the_edge() -> Response:
     method = request.headers.get("X-Forwarded-Method", "GET").upper()
     if not original.startswith("/") or original.startswith("//"):
         raise BadRequest("X-Forwarded-Uri must be the original request's path and query.")
-    match = authorized_route(urlsplit(original).path or "/", method)
-    _, token = credentials_for(match.route)
+    path = urlsplit(original).path or "/"
+    match = authorized_route(path, method)
+    _, credential = credentials_for(match.route)
     response = Response(status=200)
-    if token is not None:
-        response.headers["Authorization"] = f"Bearer {token}"
+    # The proof names the URL the edge forwards to: the route's upstream and the rest.
+    response.headers.update(credential_headers(credential, method,
+                                               f"{match.route.upstream}{match.remainder}"))
     response.headers["Cache-Control"] = "no-store, private"
     return response

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
@@ -24,15 +25,17 @@ from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 
 from bff import metrics, tracing
-from bff.errors import LoginFailed, ProviderUnavailable, TokenUnavailable
+from bff.errors import LoginFailed, LoginRequired, ProviderUnavailable, TokenUnavailable
 from bff.resource.fetching import http_json_fetcher
 from bff.resource.jwks import JwksCache, KeysUnavailable, UnknownKey
 from bff.sansio.oidc_rules import (
+    DpopUnavailable,
     NoUsableClientAuth,
     ParUnavailable,
     authorization_server_metadata_urls,
     basic_authorization,
     choose_client_auth,
+    dpop_to_use,
     id_token_problem,
     logout_token_problem,
     needs_userinfo,
@@ -40,6 +43,7 @@ from bff.sansio.oidc_rules import (
 )
 from bff.sansio.refresh import TokenResponse, audience_problem
 from bff.settings import Settings
+from bff.signing_keys import SigningKey, dpop_proof
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +51,8 @@ DISCOVERY_TTL = 3600.0
 CLOCK_LEEWAY = 60
 LOGOUT_TOKEN_MAX_AGE = 300
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+TOKEN_REQUEST_HEADERS = {"Accept": "application/json",
+                         "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"}
 OIDC_SCOPES = frozenset({"openid", "profile", "email", "address", "phone", "offline_access",
                          "roles"})
 
@@ -69,6 +75,8 @@ class ProviderMetadata:
     client_auth: str = "client_secret_basic"
     par_endpoint: str | None = None
     """Where authorization requests are pushed (RFC 9126), when the BFF pushes them."""
+    dpop: bool = False
+    """Token requests carry DPoP proofs and tokens come back bound to the BFF's key."""
     resource_indicators: bool = False
     """The provider says it supports RFC 8707 (``resource_indicators_supported``, a name some
     providers use; the RFC defines no metadata)."""
@@ -99,6 +107,7 @@ class OidcClient:
         self._lock = threading.Lock()
         self._jwks: JwksCache | None = None
         self._jwks_uri = ""
+        self._provider_nonce: str | None = None
 
     def metadata(self) -> ProviderMetadata:
         """Discovery, cached for an hour; the document must name our configured issuer."""
@@ -152,7 +161,8 @@ class OidcClient:
                                              has_key=self._settings.client_key is not None,
                                              has_secret=bool(self._settings.client_secret))
             par_endpoint = par_endpoint_to_use(self._settings.par, doc)
-        except (NoUsableClientAuth, ParUnavailable) as exc:
+            dpop = dpop_to_use(self._settings.dpop, doc, self._dpop_key_alg())
+        except (NoUsableClientAuth, ParUnavailable, DpopUnavailable) as exc:
             raise ProviderUnavailable(f"The identity provider cannot be used: {exc}.") from exc
         return ProviderMetadata(
             issuer=doc["issuer"],
@@ -167,6 +177,7 @@ class OidcClient:
             userinfo_endpoint=self._settings.userinfo_endpoint or doc.get("userinfo_endpoint"),
             client_auth=client_auth,
             par_endpoint=par_endpoint,
+            dpop=dpop,
             resource_indicators=doc.get("resource_indicators_supported") is True,
         )
 
@@ -199,6 +210,7 @@ class OidcClient:
         )
         # Authlib's own client_secret_basic does not form-urlencode (RFC 6749 section 2.3.1).
         session.register_client_auth_method(("client_secret_basic", _secret_basic))
+        session.hooks["response"].append(self._remember_nonce)
         if key is not None:
             # RFC 7523 section 3 and its clarification (draft-ietf-oauth-rfc7523bis): the
             # assertion's audience is the issuer identifier, whichever endpoint receives it.
@@ -261,39 +273,100 @@ class OidcClient:
         query = urlencode({"client_id": self._settings.client_id, "request_uri": request_uri})
         return f"{meta.authorization_endpoint}?{query}"
 
+    def _dpop_key_alg(self) -> str | None:
+        keys = self._settings.dpop_keys
+        return keys[0].alg if keys and self._settings.dpop != "off" else None
+
+    def new_token_key(self) -> SigningKey | None:
+        """The DPoP key new tokens are bound to, when DPoP is in use."""
+        return self._settings.dpop_keys[0] if self.metadata().dpop else None
+
+    def bound_key(self, jkt: str | None) -> SigningKey | None:
+        """The DPoP key of a token bound to ``jkt`` (None for a bearer token). A bound token
+        whose key is no longer configured is unusable."""
+        if jkt is None:
+            return None
+        for key in self._settings.dpop_keys:
+            if key.thumbprint == jkt:
+                return key
+        raise LoginRequired("This session's tokens are bound to a DPoP key that is no longer "
+                            "configured; please log in again.")
+
+    def _token_request(self, meta: ProviderMetadata, key: SigningKey | None,
+                       call: Callable[[OAuth2Session, dict[str, str]], dict[str, Any]]
+                       ) -> tuple[dict[str, Any], SigningKey | None]:
+        """A token endpoint call, with a proof of ``key`` when the token is (to be) bound to
+        it, answering the provider's ``use_dpop_nonce`` once with the nonce it sent (RFC 9449
+        section 8)."""
+        for attempt in (1, 2):
+            headers = dict(TOKEN_REQUEST_HEADERS)
+            if key is not None:
+                headers["DPoP"] = dpop_proof(key, "POST", meta.token_endpoint,
+                                             nonce=self._provider_nonce)
+            try:
+                with self._session() as client:
+                    return call(client, headers), key
+            except OAuthError as exc:
+                if key is None or exc.error != "use_dpop_nonce" or attempt == 2:
+                    if exc.error == "invalid_dpop_proof":
+                        log.warning("the provider refused the BFF's DPoP proof: %s",
+                                    exc.description or "no reason given")
+                    raise
+        raise AssertionError("unreachable")
+
+    def _remember_nonce(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        nonce = response.headers.get("DPoP-Nonce")
+        if nonce:
+            self._provider_nonce = nonce
+
+    def _token_response(self, token: dict[str, Any], key: SigningKey | None,
+                        resource: str | None = None) -> TokenResponse:
+        """RFC 9449 section 5: a DPoP-bound token says ``token_type: DPoP``; a provider that
+        answers a proof with a bearer token did not bind it, which ``BFF_DPOP=required``
+        refuses."""
+        kind = str(token.get("token_type", "")).lower()
+        if kind == "bearer" and key is not None and self._settings.dpop == "required":
+            raise LoginFailed("The identity provider returned a bearer token, not a DPoP-bound "
+                              "one, and BFF_DPOP=required.")
+        if kind == "dpop" and key is None:
+            raise LoginFailed("The identity provider returned a DPoP token without a proof.")
+        response = _token_response(token, resource)
+        return replace(response, dpop_jkt=key.thumbprint) if kind == "dpop" and key else response
+
     def exchange_code(self, code: str, code_verifier: str) -> TokenResponse:
         meta = self.metadata()
         try:
-            with self._session() as client:
-                with tracing.span("oidc code exchange", "client"):
-                    token = client.fetch_token(
-                        meta.token_endpoint, grant_type="authorization_code", code=code,
-                        code_verifier=code_verifier, timeout=self._settings.provider_timeout,
-                    )
+            with tracing.span("oidc code exchange", "client"):
+                token, key = self._token_request(meta, self.new_token_key(),
+                                                 lambda client, headers: client.fetch_token(
+                    meta.token_endpoint, grant_type="authorization_code", code=code,
+                    code_verifier=code_verifier, timeout=self._settings.provider_timeout,
+                    headers=headers))
         except OAuthError as exc:
             raise LoginFailed(f"The identity provider refused the login ({exc.error}).") from exc
         except (requests.RequestException, ValueError) as exc:
             raise ProviderUnavailable("The identity provider did not complete the login.") from exc
-        return _token_response(token)
+        return self._token_response(token, key)
 
-    def refresh(self, refresh_token: str, sub: str, resource: str | None = None) -> TokenResponse:
+    def refresh(self, refresh_token: str, sub: str, resource: str | None = None,
+                dpop_jkt: str | None = None) -> TokenResponse:
         """Raises RefreshRejected on invalid_grant, and on an ID token in the answer that is not
         valid or names another user (OIDC Core 12.2); TokenUnavailable when a token for
         ``resource`` (RFC 8707 section 2.2) is refused or not restricted to it;
         ProviderUnavailable on anything transient. A valid refreshed ID token's claims come
-        back in ``id_claims``."""
+        back in ``id_claims``. A refresh token bound to a DPoP key (``dpop_jkt``) is spent
+        with a proof of that key."""
         meta = self.metadata()
         extra = {} if resource is None else {"resource": resource}
         try:
-            with self._session() as client:
-                # No scope (RFC 6749 section 6: the grant's own scope is kept). Authlib would
-                # send the login's scope, which oidc-provider refuses as invalid_scope when
-                # a resource-bound grant does not hold every scope asked at login.
-                with tracing.span("oidc token refresh", "client"):
-                    token = client.refresh_token(
-                        meta.token_endpoint, refresh_token=refresh_token, scope=None,
-                        timeout=self._settings.provider_timeout, **extra,
-                    )
+            # No scope (RFC 6749 section 6: the grant's own scope is kept). Authlib would
+            # send the login's scope, which oidc-provider refuses as invalid_scope when
+            # a resource-bound grant does not hold every scope asked at login.
+            with tracing.span("oidc token refresh", "client"):
+                token, key = self._token_request(meta, self.bound_key(dpop_jkt),
+                                                 lambda client, headers: client.refresh_token(
+                    meta.token_endpoint, refresh_token=refresh_token, scope=None,
+                    timeout=self._settings.provider_timeout, headers=headers, **extra))
         except OAuthError as exc:
             if exc.error == "invalid_grant":
                 raise RefreshRejected(exc.error) from exc
@@ -303,7 +376,7 @@ class OidcClient:
         except (requests.RequestException, ValueError) as exc:
             raise ProviderUnavailable("The identity provider could not refresh the session.") \
                 from exc
-        response = _token_response(token, resource)
+        response = self._token_response(token, key, resource)
         if not response.id_token:
             return response
         try:
@@ -340,12 +413,11 @@ class OidcClient:
         meta = self.metadata()
         extra = {} if resource is None else {"resource": resource}
         try:
-            with self._session() as client:
-                token = client.fetch_token(
-                    meta.token_endpoint, grant_type="client_credentials",
-                    scope=" ".join(s for s in self._settings.scopes if s not in OIDC_SCOPES),
-                    timeout=self._settings.provider_timeout, **extra,
-                )
+            token, key = self._token_request(meta, self.new_token_key(),
+                                             lambda client, headers: client.fetch_token(
+                meta.token_endpoint, grant_type="client_credentials",
+                scope=" ".join(s for s in self._settings.scopes if s not in OIDC_SCOPES),
+                timeout=self._settings.provider_timeout, headers=headers, **extra))
         except OAuthError as exc:
             if exc.error == "invalid_target" and resource is not None:
                 raise TokenUnavailable(_target_refused(resource)) from exc
@@ -355,7 +427,7 @@ class OidcClient:
         except (requests.RequestException, ValueError) as exc:
             raise ProviderUnavailable("The identity provider could not issue a service token.") \
                 from exc
-        return _token_response(token, resource)
+        return self._token_response(token, key, resource)
 
     def revoke(self, token: str, hint: str = "refresh_token") -> bool:
         """Best effort (RFC 7009): logout goes on when the provider cannot be reached or names
@@ -479,8 +551,9 @@ def _target_refused(resource: str) -> str:
 
 
 def _token_response(token: dict[str, Any], resource: str | None = None) -> TokenResponse:
-    if token.get("token_type", "").lower() != "bearer" or not token.get("access_token"):
-        raise LoginFailed("The identity provider returned no bearer access token.")
+    if token.get("token_type", "").lower() not in ("bearer", "dpop") or \
+            not token.get("access_token"):
+        raise LoginFailed("The identity provider returned no bearer or DPoP access token.")
     if resource is not None:
         problem = audience_problem(token["access_token"], resource)
         if problem:

@@ -51,18 +51,39 @@ from bff.sansio.proxy_rules import (
     raw_request_path,
     upstream_headers,
 )
+from bff.sansio.refresh import Credential
 from bff.sansio.security import csrf_problem, is_safe_return_url
 from bff.sessions import Session
 from bff.settings import HTTP_METHODS, Route
+from bff.signing_keys import dpop_proof
 
 audit = logging.getLogger("bff.audit")
 
 CHUNK = 64 * 1024
+MAX_NONCE_LENGTH = 512
+MAX_NONCE_ORIGINS = 256
 class Proxy:
     """One connection pool per upstream host, kept alive between requests."""
 
     def __init__(self) -> None:
         self._pool = urllib3.PoolManager(num_pools=32, maxsize=64, block=False, retries=False)
+        self._nonces: dict[str, str] = {}
+
+    def nonce_for(self, url: str) -> str | None:
+        """The last DPoP nonce this upstream's origin gave, for the next proof to it."""
+        return self._nonces.get(_origin(url))
+
+    def remember_nonce(self, url: str, response: urllib3.BaseHTTPResponse,
+                       challenge: str) -> bool:
+        """Keep the upstream's ``DPoP-Nonce``; True when it refused the proof for lacking it."""
+        nonce = response.headers.get("DPoP-Nonce")
+        if not nonce or len(nonce) > MAX_NONCE_LENGTH:
+            return False
+        origin = _origin(url)
+        if len(self._nonces) >= MAX_NONCE_ORIGINS and origin not in self._nonces:
+            self._nonces.clear()
+        self._nonces[origin] = nonce
+        return response.status == 401 and "use_dpop_nonce" in challenge
 
     def send(self, route: Route, method: str, url: str, headers: dict[str, str],
              body: Iterator[bytes] | None) -> urllib3.BaseHTTPResponse:
@@ -104,6 +125,11 @@ class Proxy:
         if "close" in connection_listed(response.headers.get("Connection", "")):
             _not_reusable(response)
         return response
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _not_reusable(response: urllib3.BaseHTTPResponse) -> None:
@@ -268,7 +294,7 @@ def _forward(entry: AuditEntry) -> Response:
     route = match.route
     entry.route = route.prefix
     remainder = match.remainder
-    session, token = credentials_for(route)
+    session, credential = credentials_for(route)
     entry.session = session
     url = f"{route.upstream}{remainder}"
     if request.query_string:
@@ -283,29 +309,56 @@ def _forward(entry: AuditEntry) -> Response:
         request_id=incoming_id if REQUEST_ID.fullmatch(incoming_id) else secrets.token_hex(8),
     )
 
-    def send(bearer: str | None) -> urllib3.BaseHTTPResponse:
-        headers = upstream_headers(request.headers, route, bearer, forwarding)
+    def send(credential: Credential | None) -> urllib3.BaseHTTPResponse:
+        headers = upstream_headers(request.headers, route,
+                                   credential_headers(credential, request.method, url),
+                                   forwarding)
         if body is not None and request.content_length is not None:
             headers["Content-Length"] = str(request.content_length)
         return rt.proxy.send(route, request.method, url, headers, body)
 
-    upstream = send(token)
-    if (session is not None and token is not None and request.method in IDEMPOTENT
-            and body is None
-            and is_invalid_token(upstream.status, upstream.headers.get("WWW-Authenticate", ""))):
+    upstream = send(credential)
+    challenge = upstream.headers.get("WWW-Authenticate", "")
+    if credential is not None and credential.dpop_jkt and body is None and \
+            rt.proxy.remember_nonce(url, upstream, challenge):
+        # RFC 9449 section 9: the resource server wants its nonce in the proof; once, bodiless.
         discard(upstream)
-        session, token = rt.tokens.refresh_after_rejection(session, token, route.resource)
+        upstream = send(credential)
+        challenge = upstream.headers.get("WWW-Authenticate", "")
+    if (session is not None and credential is not None and request.method in IDEMPOTENT
+            and body is None and is_invalid_token(upstream.status, challenge)):
+        discard(upstream)
+        session, token = rt.tokens.refresh_after_rejection(session, credential.token,
+                                                           route.resource)
+        credential = Credential(token, session.tokens.dpop_jkt)
         entry.session = session
-        upstream = send(token)
+        upstream = send(credential)
     entry.upstream_answered()
     return Response(Relay(upstream, entry), status=upstream.status,
-                    headers=downstream_headers(upstream.headers, credentialed=token is not None
+                    headers=downstream_headers(upstream.headers,
+                                               credentialed=credential is not None
                                                or session is not None),
                     direct_passthrough=True)
 
 
-def credentials_for(route: Route) -> tuple[Session | None, str | None]:
-    """The session (when the route's token type needs one) and the bearer to attach."""
+def credential_headers(credential: Credential | None, method: str, url: str
+                       ) -> dict[str, str]:
+    """``Authorization: Bearer``, or ``Authorization: DPoP`` with a fresh proof of the key
+    the token is bound to, for this method and upstream URL (RFC 9449 section 7.1)."""
+    if credential is None:
+        return {}
+    if credential.dpop_jkt is None:
+        return {"Authorization": f"Bearer {credential.token}"}
+    rt = runtime()
+    key = rt.oidc.bound_key(credential.dpop_jkt)
+    assert key is not None
+    return {"Authorization": f"DPoP {credential.token}",
+            "DPoP": dpop_proof(key, method, url, access_token=credential.token,
+                               nonce=rt.proxy.nonce_for(url))}
+
+
+def credentials_for(route: Route) -> tuple[Session | None, Credential | None]:
+    """The session (when the route's token type needs one) and the credential to attach."""
     rt = runtime()
     session = None if route.token in ("none", "client") else current_session()
     plan = credential_plan(route.token, None if route.token in ("none", "client")
@@ -329,9 +382,10 @@ def credentials_for(route: Route) -> tuple[Session | None, str | None]:
             f"This requires a login within the last {route.max_age} seconds.",
             extra={"login_url": reauthentication_url(_page_path(), route.max_age)})
     try:
-        return rt.tokens.access_token(session, route.resource)
+        session, token = rt.tokens.access_token(session, route.resource)
     except TokenUnavailable as exc:
         raise TokenUnavailable(f"{route.prefix}: {exc.description}") from exc
+    return session, Credential(token, session.tokens.dpop_jkt)
 
 
 def _page_path() -> str:

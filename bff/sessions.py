@@ -254,6 +254,7 @@ class SessionStore:
             "at_iat": t.access_issued_at, "scope": " ".join(t.scope),
             "tok": self._sealer.seal(secret.encode(), f"{session.handle}:tokens"),
             **({"dev": session.device} if session.device else {}),
+            **({"jkt": t.dpop_jkt} if t.dpop_jkt else {}),
         }, separators=(",", ":")).encode()
 
     def _decode(self, handle: str, raw: bytes, idle_expires_at: float) -> Session | None:
@@ -273,7 +274,7 @@ class SessionStore:
                 access_token=secret["a"], refresh_token=secret.get("r"),
                 access_expires_at=record["at_exp"],
                 access_issued_at=record["at_iat"], scope=tuple(record["scope"].split()),
-                resources=_resources(secret),
+                resources=_resources(secret), dpop_jkt=record.get("jkt"),
             ),
             sealed_with_current_key=self._sealer.is_current(record["tok"]),
             idle_expires_at=idle_expires_at, device=str(record.get("dev", "")),
@@ -299,6 +300,7 @@ def _token_json(tokens: TokenSet) -> str:
         "a": tokens.access_token, "r": tokens.refresh_token,
         "exp": tokens.access_expires_at, "iat": tokens.access_issued_at,
         "scope": " ".join(tokens.scope), **_resources_json(tokens),
+        **({"jkt": tokens.dpop_jkt} if tokens.dpop_jkt else {}),
     })
 
 
@@ -307,6 +309,7 @@ def _token_set(data: dict[str, Any]) -> TokenSet:
         access_token=data["a"], refresh_token=data.get("r"),
         access_expires_at=float(data["exp"]), access_issued_at=float(data["iat"]),
         scope=tuple(str(data.get("scope", "")).split()), resources=_resources(data),
+        dpop_jkt=data.get("jkt"),
     )
 
 

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from bff.sansio.redis_url import RedisUrlError, parse_redis_url
-from bff.signing_keys import SigningKey, SigningKeyError, load_signing_key
+from bff.signing_keys import SigningKey, SigningKeyError, load_signing_key, load_signing_keys
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,8 @@ ClientAuth = Literal["client_secret_basic", "client_secret_post", "private_key_j
 CLIENT_AUTH_METHODS: tuple[str, ...] = ("client_secret_basic", "client_secret_post",
                                         "private_key_jwt")
 ParMode = Literal["auto", "required", "off"]
+DpopMode = Literal["off", "auto", "required"]
+DPOP_MODES: tuple[str, ...] = ("off", "auto", "required")
 PAR_MODES: tuple[str, ...] = ("auto", "required", "off")
 UserinfoMode = Literal["auto", "always", "never"]
 USERINFO_MODES: tuple[str, ...] = ("auto", "always", "never")
@@ -201,6 +203,16 @@ class Settings:
         'thumbprint.')
     client_key_id: str | None = setting(None, env="BFF_CLIENT_KEY_ID",
         doc='The `kid` the provider knows the client key by, when the key itself names none.')
+    dpop: DpopMode = setting("off", env="BFF_DPOP",
+        doc='Sender-constrained tokens (DPoP, RFC 9449): `off`, `auto` (when the provider '
+        'advertises `dpop_signing_alg_values_supported`, else bearer tokens) or `required` '
+        '(refuse a provider without DPoP). Upstreams then receive `Authorization: DPoP` with a '
+        'fresh proof per request, so they must verify DPoP.')
+    dpop_keys: tuple[SigningKey, ...] = setting((), secret=True, env="BFF_DPOP_KEYS",
+        doc='The DPoP private keys, comma-separated private JWKs or PEMs (EC P-256 or RSA of '
+        '2048 bits or more): the first signs new tokens\' proofs; a session keeps using the key '
+        'its tokens are bound to while it is listed. Every instance needs the same keys. '
+        '`bff generate-key --dpop` makes one.')
     par: ParMode = setting("auto", env="BFF_PAR",
         doc='Pushed authorization requests (RFC 9126): `auto` (when the provider offers a '
         '`pushed_authorization_request_endpoint`, and always when it requires them), '
@@ -524,6 +536,8 @@ def build_settings(raw: Mapping[str, Any], base_dir: Path | None = None) -> Sett
         client_key=_client_key(raw),
         client_key_id=str(raw["client_key_id"]) if raw.get("client_key_id") else None,
         par=str(value["par"]).lower(),  # type: ignore[arg-type]
+        dpop=str(value["dpop"]).lower(),  # type: ignore[arg-type]
+        dpop_keys=_dpop_keys(raw),
         userinfo=str(value["userinfo"]).lower(),  # type: ignore[arg-type]
         revocation_endpoint=_endpoint("BFF_REVOCATION_ENDPOINT", raw.get("revocation_endpoint")),
         userinfo_endpoint=_endpoint("BFF_USERINFO_ENDPOINT", raw.get("userinfo_endpoint")),
@@ -533,6 +547,15 @@ def build_settings(raw: Mapping[str, Any], base_dir: Path | None = None) -> Sett
     )
     _check_consistency(settings)
     return settings
+
+
+def _dpop_keys(raw: Mapping[str, Any]) -> tuple[SigningKey, ...]:
+    if not raw.get("dpop_keys"):
+        return ()
+    try:
+        return load_signing_keys(str(raw["dpop_keys"]), "BFF_DPOP_KEYS")
+    except SigningKeyError as exc:
+        raise SettingsError(str(exc)) from exc
 
 
 def _client_key(raw: Mapping[str, Any]) -> SigningKey | None:
@@ -568,6 +591,12 @@ def _check_consistency(settings: Settings) -> None:
     if settings.client_auth == "private_key_jwt" and settings.client_key is None:
         raise SettingsError("BFF_CLIENT_AUTH=private_key_jwt needs BFF_CLIENT_KEY (`bff "
                             "generate-key --client` makes one)")
+    if settings.dpop not in DPOP_MODES:
+        raise SettingsError(f"BFF_DPOP must be one of {', '.join(DPOP_MODES)}, "
+                            f"got {settings.dpop!r}")
+    if settings.dpop != "off" and not settings.dpop_keys:
+        raise SettingsError(f"BFF_DPOP={settings.dpop} needs BFF_DPOP_KEYS (`bff generate-key "
+                            "--dpop` makes one)")
     if settings.par not in PAR_MODES:
         raise SettingsError(f"BFF_PAR must be one of {', '.join(PAR_MODES)}, got {settings.par!r}")
     if settings.userinfo not in USERINFO_MODES:

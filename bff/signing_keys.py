@@ -10,13 +10,18 @@ joserfc's (Authlib's JOSE library), never ours.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from joserfc import jwt as jose_jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey
 
@@ -40,6 +45,11 @@ class SigningKey:
         """What the provider registers (private_key_jwt) or a proof carries (DPoP)."""
         return {**self.key.as_dict(private=False), "kid": self.kid, "alg": self.alg,
                 "use": "sig"}
+
+    @property
+    def thumbprint(self) -> str:
+        """RFC 7638: what a DPoP-bound token's ``cnf.jkt`` names."""
+        return self.key.thumbprint()
 
     def private_jwk(self) -> dict[str, Any]:
         return {**self.key.as_dict(private=True), "kid": self.kid, "alg": self.alg}
@@ -76,6 +86,47 @@ def load_signing_key(text: str, setting: str, kid: str | None = None,
         raise SigningKeyError(f"{setting}: EC keys must be on P-256 (ES256), not {key.curve_name}")
     alg = "ES256" if isinstance(key, ECKey) else rsa_alg
     return SigningKey(key=key, kid=str(kid or key.thumbprint()), alg=alg)
+
+
+def load_signing_keys(text: str, setting: str) -> tuple[SigningKey, ...]:
+    """Several keys in one setting, comma-separated: JWKs (JSON objects, which contain commas
+    themselves, so they are read as JSON one after another) or PEM blocks."""
+    keys: list[SigningKey] = []
+    decoder = json.JSONDecoder()
+    rest = text.strip()
+    while rest:
+        if rest.startswith("{"):
+            try:
+                data, end = decoder.raw_decode(rest)
+            except ValueError:
+                raise SigningKeyError(f"{setting}: a JWK is not valid JSON") from None
+            keys.append(load_signing_key(json.dumps(data), setting))
+            rest = rest[end:].lstrip().removeprefix(",").lstrip()
+        else:
+            block, _, rest = rest.partition(",")
+            keys.append(load_signing_key(block, setting))
+            rest = rest.strip()
+    return tuple(keys)
+
+
+def dpop_proof(key: SigningKey, htm: str, htu: str, *, access_token: str | None = None,
+               nonce: str | None = None) -> str:
+    """A DPoP proof (RFC 9449 section 4.2): a fresh ``jti`` and ``iat``, the method and the
+    target URI without query and fragment, ``ath`` when it accompanies an access token, and the
+    server's nonce when it asked for one. The public key travels in the header."""
+    parts = urlsplit(htu)
+    claims: dict[str, Any] = {
+        "jti": secrets.token_urlsafe(16), "htm": htm,
+        "htu": urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")),
+        "iat": int(time.time()),
+    }
+    if access_token is not None:
+        digest = hashlib.sha256(access_token.encode("ascii")).digest()
+        claims["ath"] = base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    if nonce is not None:
+        claims["nonce"] = nonce
+    header = {"typ": "dpop+jwt", "alg": key.alg, "jwk": key.key.as_dict(private=False)}
+    return jose_jwt.encode(header, claims, key.key, algorithms=[key.alg])
 
 
 def _pem_key(pem: bytes, setting: str) -> ECKey | RSAKey:

@@ -25,6 +25,7 @@ from bff.oidc import OidcClient, RefreshRejected
 from bff.sansio.keyspace import client_token_key, refresh_lock_key
 from bff.sansio.oidc_rules import session_claims
 from bff.sansio.refresh import (
+    Credential,
     TokenResponse,
     TokenSet,
     is_refresh_due,
@@ -106,7 +107,7 @@ class TokenManager:
         self._client_id = settings.client_id
         self._user_claims = frozenset(settings.user_claims)
         self._sealer = sealer
-        self._client_tokens: dict[str, tuple[str, float]] = {}
+        self._client_tokens: dict[str, tuple[Credential, float]] = {}
         self._client_lock = threading.Lock()
 
     def access_token(self, session: Session,
@@ -185,7 +186,8 @@ class TokenManager:
         if tokens is not None:
             return self._unless_due(self._store_rotated(current, spent, tokens), resource)
         try:
-            response = self._refresh_with_retry(spent, current.sub, resource)
+            response = self._refresh_with_retry(spent, current.sub, resource,
+                                                current.tokens.dpop_jkt)
         except RefreshRejected as exc:
             return self._unless_due(self._after_rejection(current, spent, exc), resource)
         except ProviderUnavailable:
@@ -236,11 +238,11 @@ class TokenManager:
             current = latest
         raise ProviderUnavailable("Your session is being updated elsewhere; please retry.")
 
-    def _refresh_with_retry(self, refresh_token: str, sub: str,
-                            resource: str | None) -> TokenResponse:
+    def _refresh_with_retry(self, refresh_token: str, sub: str, resource: str | None,
+                            dpop_jkt: str | None) -> TokenResponse:
         for attempt in range(PROVIDER_ATTEMPTS):
             try:
-                response = self._oidc.refresh(refresh_token, sub, resource)
+                response = self._oidc.refresh(refresh_token, sub, resource, dpop_jkt)
             except RefreshRejected:
                 metrics.REFRESHES.labels(outcome="rejected").inc()
                 raise
@@ -258,7 +260,7 @@ class TokenManager:
         raise AssertionError("unreachable")
 
 
-    def client_token(self, resource: str | None = None) -> str:
+    def client_token(self, resource: str | None = None) -> Credential:
         """A client-credentials token (for ``resource`` alone when given) shared by all
         processes, fetched once per expiry."""
         now = time.time()
@@ -286,20 +288,22 @@ class TokenManager:
                 if time.monotonic() >= deadline:
                     raise ProviderUnavailable("The service token could not be obtained in time.")
 
-    def _read_client_token(self, key: str) -> tuple[str, float] | None:
+    def _read_client_token(self, key: str) -> tuple[Credential, float] | None:
         raw = self._store.redis.get(key)
         if raw is None:
             return None
         record = json.loads(raw)
         if record["exp"] - CLIENT_TOKEN_MARGIN <= time.time():
             return None
-        return self._sealer.open(record["tok"], key).decode(), float(record["exp"])
+        token = self._sealer.open(record["tok"], key).decode()
+        return Credential(token, record.get("jkt")), float(record["exp"])
 
-    def _fetch_client_token(self, key: str, resource: str | None) -> tuple[str, float]:
+    def _fetch_client_token(self, key: str, resource: str | None) -> tuple[Credential, float]:
         response = self._oidc.client_credentials(resource)
         expires_at = time.time() + response.expires_in
-        record = {"tok": self._sealer.seal(response.access_token.encode(), key), "exp": expires_at}
+        record = {"tok": self._sealer.seal(response.access_token.encode(), key), "exp": expires_at,
+                  **({"jkt": response.dpop_jkt} if response.dpop_jkt else {})}
         ttl = max(1, response.expires_in - CLIENT_TOKEN_MARGIN)
         self._store.redis.set(key, json.dumps(record), ex=ttl)
-        return response.access_token, expires_at
+        return Credential(response.access_token, response.dpop_jkt), expires_at
 

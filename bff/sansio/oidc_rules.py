@@ -54,6 +54,24 @@ def choose_client_auth(advertised: Iterable[str] | None, forced: str | None,
         "BFF_CLIENT_KEY for private_key_jwt)")
 
 
+class DpopUnavailable(ValueError):
+    """DPoP is required but the provider does not offer it for the BFF's key algorithm."""
+
+
+def dpop_to_use(mode: str, metadata: Mapping[str, Any], alg: str | None) -> bool:
+    """Whether token requests carry DPoP proofs (RFC 9449): never when ``off``; with ``auto``
+    when the provider lists the key's algorithm in ``dpop_signing_alg_values_supported``
+    (section 5.1), else bearer tokens; ``required`` refuses a provider that does not."""
+    if mode == "off" or alg is None:
+        return False
+    algorithms = metadata.get("dpop_signing_alg_values_supported")
+    offered = isinstance(algorithms, list) and alg in algorithms
+    if not offered and mode == "required":
+        raise DpopUnavailable(f"DPoP is required but the provider does not accept {alg} DPoP "
+                              f"proofs (dpop_signing_alg_values_supported: {algorithms})")
+    return offered
+
+
 class ParUnavailable(ValueError):
     """Pushed authorization requests are required (by the operator) but not offered, or
     required (by the provider) but turned off."""

@@ -37,7 +37,7 @@ REQUEST_HEADER_ALLOW_LIST = frozenset({
 })
 # What the proxy itself sets or controls; no route may allow or set these.
 PROXY_CONTROLLED = frozenset({
-    "cookie", "authorization", "x-csrf", "host", "content-length", "expect", "forwarded",
+    "cookie", "authorization", "dpop", "x-csrf", "host", "content-length", "expect", "forwarded",
     "x-real-ip", "x-client-ip", "true-client-ip", "x-request-id", "transfer-encoding",
 })
 SPOOFABLE_PREFIXES = ("proxy-", "x-forwarded-")
@@ -241,10 +241,11 @@ def forwarding_headers(incoming: Mapping[str, str], forwarding: Forwarding) -> d
     }
 
 
-def upstream_headers(incoming: Mapping[str, str], route: Route, token: str | None,
-                     forwarding: Forwarding) -> dict[str, str]:
+def upstream_headers(incoming: Mapping[str, str], route: Route,
+                     credential: Mapping[str, str], forwarding: Forwarding) -> dict[str, str]:
     """The browser headers on the allow-list (and the route's additions), compared in every
-    spelling; then the forwarding headers, the route's own and the bearer."""
+    spelling; then the forwarding headers, the route's own and the credential's
+    (``Authorization``, and ``DPoP`` for a sender-constrained token)."""
     allowed = REQUEST_HEADER_ALLOW_LIST.union(header_key(n) for n in route.request_headers)
     route_owned = {header_key(name) for name, _ in route.headers}
     headers: dict[str, str] = {}
@@ -255,8 +256,7 @@ def upstream_headers(incoming: Mapping[str, str], route: Route, token: str | Non
         headers[name] = value
     headers.update(forwarding_headers(incoming, forwarding))
     headers.update(route.headers)
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
+    headers.update(credential)
     return headers
 
 

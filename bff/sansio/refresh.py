@@ -18,6 +18,20 @@ class TokenResponse:
     expires_in: int
     scope: tuple[str, ...]
     id_claims: dict[str, Any] | None = None
+    dpop_jkt: str | None = None
+    """The thumbprint of the DPoP key the token is bound to (``token_type: DPoP``)."""
+
+
+@dataclass(frozen=True)
+class Credential:
+    """An access token as an upstream receives it: a bearer token, or one bound to the DPoP
+    key ``dpop_jkt`` names, which travels with a fresh proof of that key."""
+
+    token: str
+    dpop_jkt: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Credential(dpop={self.dpop_jkt is not None})"
 
 
 @dataclass(frozen=True)
@@ -46,6 +60,9 @@ class TokenSet:
     access_issued_at: float
     scope: tuple[str, ...]
     resources: Mapping[str, ResourceToken] = field(default_factory=dict)
+    dpop_jkt: str | None = None
+    """Bound to this DPoP key (RFC 7638 thumbprint): every use needs a proof signed with it,
+    the refresh too. None: bearer tokens."""
 
     def __repr__(self) -> str:
         return (f"TokenSet(access_expires_at={self.access_expires_at}, scope={self.scope}, "
@@ -100,6 +117,7 @@ def token_set(response: TokenResponse, previous: TokenSet | None, now: float) ->
         access_issued_at=now,
         scope=response.scope or (previous.scope if previous else ()),
         resources=previous.resources if previous else {},
+        dpop_jkt=response.dpop_jkt,
     )
 
 

@@ -34,7 +34,7 @@ def test_ready_configuration_reports_each_check_and_exits_0(
     lines = result.stdout.splitlines()
     assert [line.split()[:2] for line in lines] == [
         ["ok", "settings"], ["ok", "redis"], ["ok", "discovery"], ["ok", "revocation"],
-        ["ok", "client"], ["ok", "par"], ["ok", "jwks"]]
+        ["ok", "client"], ["ok", "par"], ["ok", "dpop"], ["ok", "jwks"]]
     assert f"client_id={CLIENT_ID} routes=1 keys=1" in lines[0]
     assert f"standalone 127.0.0.1:{redis_server.port} db 0: master, 0 replica(s), Redis" \
         in lines[1]
@@ -43,7 +43,8 @@ def test_ready_configuration_reports_each_check_and_exits_0(
     assert "logout revokes refresh tokens at" in lines[3]
     assert f"{CLIENT_ID} authenticates with client_secret_basic" in lines[4]
     assert "authorization requests travel in the browser's URL" in lines[5]
-    assert "signing key(s)" in lines[6]
+    assert "bearer tokens (BFF_DPOP=off)" in lines[6]
+    assert "signing key(s)" in lines[7]
     assert "ready to serve" in result.stderr
     assert CLIENT_SECRET not in result.stdout + result.stderr
     assert env["BFF_SECRET_KEYS"] not in result.stdout + result.stderr

@@ -1,15 +1,19 @@
 """The BFF as a FAPI 2.0-style client of panva's oidc-provider: ``private_key_jwt`` client
-authentication (RFC 7523, no shared secret at all) and pushed authorization requests (RFC 9126,
-required by the provider for this client), through login, proxied calls, refresh and logout."""
+authentication (RFC 7523, no shared secret at all), pushed authorization requests (RFC 9126,
+required by the provider for this client) and DPoP-bound tokens (RFC 9449, with the provider's
+nonce required in every proof), through login, proxied calls, refresh and logout."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit
 
+import jwt
 import pytest
 import requests
 
@@ -42,6 +46,7 @@ class Stack:
     bff: BffProcess
     env: dict[str, str]
     public_jwk: dict[str, str]
+    dpop_jkt: str
 
     @property
     def issuer(self) -> str:
@@ -52,7 +57,7 @@ class Stack:
 def stack(redis_server: RedisServer, upstream: Upstream,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     folder = npm_installed("oidc_provider")
-    key = generate_signing_key()
+    key, dpop_key = generate_signing_key(), generate_signing_key()
     provider_port, bff_port = free_port(), free_port()
     bff_url = f"http://localhost:{bff_port}"
     provider = start_process(
@@ -65,6 +70,7 @@ def stack(redis_server: RedisServer, upstream: Upstream,
            "BFF_CLIENT_ID": "bff-fapi", "BFF_CLIENT_KEY": json.dumps(key.private_jwk()),
            "BFF_SECRET_KEYS": generate_secret_key(), "BFF_REDIS_URL": redis_server.url,
            "BFF_SCOPES": "openid profile email offline_access orders:read",
+           "BFF_DPOP": "required", "BFF_DPOP_KEYS": json.dumps(dpop_key.private_jwk()),
            "PYTHONUNBUFFERED": "1"}
     try:
         bff = start_bff(["serve", "--config", str(routes), "--port", str(bff_port)], bff_port,
@@ -73,7 +79,8 @@ def stack(redis_server: RedisServer, upstream: Upstream,
         provider.stop()
         raise
     try:
-        yield Stack(provider=provider, bff=bff, env=env, public_jwk=key.public_jwk())
+        yield Stack(provider=provider, bff=bff, env=env, public_jwk=key.public_jwk(),
+                    dpop_jkt=dpop_key.thumbprint)
     finally:
         bff.stop()
         provider.stop()
@@ -118,6 +125,36 @@ def test_calls_refresh_and_logout_authenticate_with_the_key_alone(
     assert "could not revoke" not in stack.bff.log_path.read_text(), "revocation used the key"
 
 
+def test_upstreams_receive_dpop_bound_tokens_with_a_fresh_proof_for_their_url(
+        stack: Stack, upstream: Upstream) -> None:
+    browser, _ = log_in(stack)
+    proofs = []
+    for n in (1, 2):
+        seen = browser.get(f"{stack.bff.url}/api/echo/{n}?q=1", headers=XHR, timeout=10).json()
+        scheme, _, token = seen["headers"]["Authorization"].partition(" ")
+        assert scheme == "DPoP"
+        claims = jwt.decode(token, options={"verify_signature": False})
+        assert claims["cnf"]["jkt"] == stack.dpop_jkt
+        proof = {k.lower(): v for k, v in seen["headers"].items()}["dpop"]
+        header = jwt.get_unverified_header(proof)
+        assert header["typ"] == "dpop+jwt" and "d" not in header["jwk"]
+        assert thumbprint(header["jwk"]) == stack.dpop_jkt
+        body = jwt.decode(proof, jwt.PyJWK(header["jwk"]).key, algorithms=[header["alg"]])
+        assert body["htm"] == "GET" and body["htu"] == f"{upstream.url}/echo/{n}"
+        assert body["ath"] == base64.urlsafe_b64encode(
+            hashlib.sha256(token.encode()).digest()).decode().rstrip("=")
+        proofs.append(body["jti"])
+    assert proofs[0] != proofs[1], "a fresh proof per request"
+
+
+def thumbprint(jwk: dict[str, str]) -> str:
+    """RFC 7638 for an EC key, written out so the test does not trust the code under test."""
+    members = json.dumps({k: jwk[k] for k in ("crv", "kty", "x", "y")}, separators=(",", ":"),
+                         sort_keys=True)
+    return base64.urlsafe_b64encode(hashlib.sha256(members.encode()).digest()).decode().rstrip(
+        "=")
+
+
 def test_a_key_the_provider_does_not_know_is_refused_at_the_first_push(
         stack: Stack, redis_server: RedisServer) -> None:
     port = free_port()
@@ -139,3 +176,4 @@ def test_check_config_names_private_key_jwt_and_par(stack: Stack, tmp_path: Path
     assert result.returncode == 0, result.stdout + result.stderr
     assert "bff-fapi authenticates with private_key_jwt" in result.stdout
     assert "pushed authorization requests" in result.stdout
+    assert f"tokens are DPoP-bound to the ES256 key {stack.dpop_jkt}" in result.stdout

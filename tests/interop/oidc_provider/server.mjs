@@ -8,7 +8,8 @@ import Provider, { errors } from 'oidc-provider';
 const [port, bffUrl, clientSecret, ...resources] = process.argv.slice(2);
 const [resource] = resources;
 // A second client for the FAPI 2.0-style chain: private_key_jwt (its public JWKS from the
-// environment), pushed authorization requests required.
+// environment), pushed authorization requests required, DPoP-bound access tokens only, and a
+// server nonce required in every DPoP proof (RFC 9449 section 8).
 const fapiJwks = process.env.FAPI_CLIENT_JWKS ? JSON.parse(process.env.FAPI_CLIENT_JWKS) : null;
 const issuer = `http://localhost:${port}`;
 
@@ -30,6 +31,7 @@ const provider = new Provider(issuer, {
     response_types: ['code'],
     token_endpoint_auth_method: 'private_key_jwt',
     require_pushed_authorization_requests: true,
+    dpop_bound_access_tokens: true,
   }] : [])],
   claims: { openid: ['sub'], profile: ['name'], email: ['email', 'email_verified'] },
   scopes: ['openid', 'profile', 'email', 'offline_access', 'orders:read'],
@@ -47,6 +49,7 @@ const provider = new Provider(issuer, {
     introspection: { enabled: true },
     rpInitiatedLogout: { enabled: true },
     pushedAuthorizationRequests: { enabled: true },
+    dPoP: { enabled: true, nonceSecret: Buffer.alloc(32, 7), requireNonce: () => true },
     resourceIndicators: {
       enabled: true,
       defaultResource: () => resource,
