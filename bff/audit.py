@@ -11,6 +11,7 @@ TLS is always verified; for a private CA set ``REQUESTS_CA_BUNDLE``.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -60,6 +61,9 @@ class AuditOptions:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     api_path: str | None = None
+    audience_probes: tuple[str, ...] = ()
+    """API paths whose upstream answers with the claims of the token it received (the demo
+    APIs' ``/whoami``): each must have seen a token for its own audience."""
     issuer: str | None = None
     timeout: float = 10.0
 
@@ -163,6 +167,8 @@ def login_request_problems(location: str, bff_origin: str) -> list[str]:
     """The authorization request the BFF sends the browser to: code + PKCE S256 + state/nonce,
     back to the BFF's own origin, with no secret in the URL."""
     params = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+    if is_pushed(params):
+        return []
     problems = []
     if params.get("response_type") != "code":
         problems.append(f"response_type={params.get('response_type')} (want code)")
@@ -176,6 +182,26 @@ def login_request_problems(location: str, bff_origin: str) -> list[str]:
     if "client_secret" in params:
         problems.append("client_secret in the browser's URL")
     return problems
+
+
+def is_pushed(params: Mapping[str, str]) -> bool:
+    """RFC 9126 section 4: a pushed request leaves only ``client_id`` and ``request_uri`` in
+    the browser's URL; what it asked for went to the provider directly, authenticated."""
+    return set(params) == {"client_id", "request_uri"}
+
+
+def sender_constraint_checks(document: Mapping[str, Any]) -> list[Check]:
+    """What the provider's metadata offers for DPoP and client authentication (the BFF's own
+    choice is visible only to its operator: ``bff check-config``)."""
+    algorithms = document.get("dpop_signing_alg_values_supported")
+    methods = document.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
+    return [
+        passed("provider.dpop", f"DPoP offered ({', '.join(algorithms)}): tokens can be "
+               "sender-constrained") if isinstance(algorithms, list) and algorithms else
+        skipped("provider.dpop", "the provider offers no DPoP: tokens are bearer tokens"),
+        passed("provider.client-auth", f"the provider accepts {', '.join(methods)}"
+               + ("; private_key_jwt available" if "private_key_jwt" in methods else "")),
+    ]
 
 
 def discovery_candidates(authorize_url: str) -> list[str]:
@@ -226,6 +252,7 @@ class Auditor:
         self.http = requests.Session()
         self.seen: list[Seen] = []
         """Every answer from the BFF's origin, for the checks that judge all of them."""
+        self.discovery: dict[str, Any] | None = None
 
     # -- HTTP with a record of what the BFF answered --------------------------------------
     def request(self, method: str, path_or_url: str, *, session: requests.Session | None = None,
@@ -317,9 +344,17 @@ class Auditor:
             return [failed("provider.login-request", detail),
                     failed("provider.discovery", "no authorization endpoint to start from")]
         authorize = urljoin(answer.url, location)
-        return [verdict("provider.login-request", login_request_problems(authorize, self.origin),
-                        "code flow with PKCE S256, state and nonce, back to this origin"),
-                self.check_discovery(authorize)]
+        pushed = is_pushed({k: v[0] for k, v in parse_qs(urlsplit(authorize).query).items()})
+        checks = [verdict("provider.login-request", login_request_problems(authorize, self.origin),
+                          "pushed (RFC 9126): the URL carries only client_id and request_uri"
+                          if pushed else
+                          "code flow with PKCE S256, state and nonce, back to this origin"),
+                  passed("provider.par", "authorization requests are pushed; no authorization "
+                         "parameter appears in the browser's redirect") if pushed else
+                  skipped("provider.par", "not pushed: the authorization parameters travel in "
+                          "the browser's URL (RFC 9126 would keep them out)"),
+                  self.check_discovery(authorize)]
+        return checks + (sender_constraint_checks(self.discovery) if self.discovery else [])
 
     def check_discovery(self, authorize_url: str) -> Check:
         endpoint = authorize_url.split("?", 1)[0]
@@ -335,6 +370,7 @@ class Auditor:
                 continue
             if document.get("authorization_endpoint") != endpoint:
                 continue
+            self.discovery = document
             methods = document.get("code_challenge_methods_supported") or []
             if "S256" not in methods:
                 return failed("provider.discovery",
@@ -428,7 +464,7 @@ class Auditor:
     def signed_in_checks(self) -> list[Check]:
         names = ("session.login", "cookie.session", "session.user", "csrf.signed-in",
                  "cross-site.signed-in", "api.protected", "api.paths", "api.cache",
-                 "session.logout", "session.logout-link")
+                 "api.audiences", "session.logout", "session.logout-link")
         if not (self.options.username and self.options.password):
             return [skipped(name, "needs --username and --password") for name in names]
         browser = self.anonymous()
@@ -446,6 +482,7 @@ class Auditor:
         checks.append(self.check_api(browser))
         checks.append(self.check_route_escapes(browser))
         checks.append(self.check_api_cache(browser))
+        checks.append(self.check_audiences(browser))
         checks.append(self.check_logout(browser))
         checks.append(self.check_logout_link())
         return checks
@@ -586,6 +623,34 @@ class Auditor:
             problems.append(f"GET {path} is marked public for shared caches")
         return verdict("api.cache", problems,
                        f"GET {path}: {answer.headers.get('Cache-Control')}, never shared")
+
+    def check_audiences(self, browser: requests.Session) -> Check:
+        """Routes whose upstreams tell which audience they received (RFC 8707): a token that
+        one upstream could replay at another is exactly what resource indicators prevent."""
+        probes = self.options.audience_probes
+        if len(probes) < 2:
+            return skipped("api.audiences", "name two or more --audience-probe paths whose "
+                           "upstreams echo the token's claims")
+        seen: dict[str, str] = {}
+        problems = []
+        for path in probes:
+            answer = self.request("GET", path, session=browser, headers=XHR)
+            try:
+                claims = answer.json()
+            except ValueError:
+                claims = None
+            if answer.status_code != 200 or not isinstance(claims, dict) or "aud" not in claims:
+                problems.append(f"GET {path} answered {answer.status_code} without an aud")
+                continue
+            seen[path] = json.dumps(claims["aud"], sort_keys=True)
+            kind = claims.get("token_type")
+            if kind:
+                seen[path] += f" ({kind})"
+        shared = {aud for aud in seen.values() if list(seen.values()).count(aud) > 1}
+        problems += [f"{', '.join(p for p, a in seen.items() if a == aud)} received the same "
+                     f"audience {aud}" for aud in sorted(shared)]
+        return verdict("api.audiences", problems, "distinct audiences: " + "; ".join(
+            f"{path} -> {aud}" for path, aud in seen.items()))
 
     def check_logout(self, browser: requests.Session) -> Check:
         answer = self.request("POST", "/bff/logout", session=browser, headers=XHR)

@@ -63,6 +63,7 @@ def _audit(args: argparse.Namespace) -> int:
         url=args.url, username=args.username,
         password=args.password or os.environ.get("BFF_AUDIT_PASSWORD"),
         api_path=args.api_path, issuer=args.issuer, timeout=args.timeout,
+        audience_probes=tuple(args.audience_probe),
     ))
 
 
@@ -172,6 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--username", help="a test user for the provider's login form")
     audit.add_argument("--password", help="its password (or set BFF_AUDIT_PASSWORD)")
     audit.add_argument("--api-path", help="an /api route to check, e.g. /api/orders")
+    audit.add_argument("--audience-probe", action="append", default=[], metavar="PATH",
+                       help="an API path whose upstream answers with the claims of the token it "
+                       "received (the demo's /api/orders/whoami); give two or more to check "
+                       "that each upstream gets a token for its own audience")
     audit.add_argument("--issuer", help="the provider's issuer, when discovery cannot be "
                                         "found from its authorization endpoint")
     audit.add_argument("--timeout", type=float, default=10.0, help="seconds per request")

@@ -12,8 +12,10 @@ from bff.audit import (
     discovery_candidates,
     header_problems,
     hsts_problem,
+    is_pushed,
     login_form,
     login_request_problems,
+    sender_constraint_checks,
     token_findings,
 )
 
@@ -105,3 +107,26 @@ def test_the_login_form_is_the_one_with_a_password_field() -> None:
     assert login_form(page, "alice", "pw") == (
         "/login?x=1", {"csrf_token": "t", "username": "alice", "password": "pw"})
     assert login_form("<p>no form</p>", "alice", "pw") is None
+
+
+def test_a_pushed_authorization_request_carries_nothing_to_judge_in_the_url() -> None:
+    pushed = "https://op.example/authorize?" + urlencode(
+        {"client_id": "bff", "request_uri": "urn:ietf:params:oauth:request_uri:abc"})
+    assert is_pushed({"client_id": "bff", "request_uri": "urn:x"})
+    assert login_request_problems(pushed, "https://app.example") == []
+    smuggled = pushed + "&redirect_uri=https://evil.example/cb"
+    assert not is_pushed({"client_id": "bff", "request_uri": "urn:x",
+                          "redirect_uri": "https://evil.example/cb"})
+    assert any("redirect_uri" in p for p in login_request_problems(smuggled,
+                                                                  "https://app.example"))
+
+
+def test_the_providers_dpop_and_client_authentication_are_reported() -> None:
+    offered = {c.name: c for c in sender_constraint_checks({
+        "dpop_signing_alg_values_supported": ["ES256"],
+        "token_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_basic"]})}
+    assert offered["provider.dpop"].status == "PASS" and "ES256" in offered["provider.dpop"].detail
+    assert "private_key_jwt available" in offered["provider.client-auth"].detail
+    plain = {c.name: c for c in sender_constraint_checks({})}
+    assert plain["provider.dpop"].status == "SKIP"
+    assert "client_secret_basic" in plain["provider.client-auth"].detail

@@ -17,6 +17,7 @@ import jwt
 import pytest
 import requests
 
+from bff.audit import AuditOptions, run_audit
 from bff.settings import generate_secret_key
 from bff.signing_keys import generate_signing_key
 from tests.integration.scale_support import (
@@ -177,3 +178,12 @@ def test_check_config_names_private_key_jwt_and_par(stack: Stack, tmp_path: Path
     assert "bff-fapi authenticates with private_key_jwt" in result.stdout
     assert "pushed authorization requests" in result.stdout
     assert f"tokens are DPoP-bound to the ES256 key {stack.dpop_jkt}" in result.stdout
+
+
+def test_bff_audit_sees_the_pushed_request_and_the_providers_dpop(stack: Stack) -> None:
+    checks = {c.name: c for c in run_audit(AuditOptions(url=stack.bff.url,
+                                                         issuer=stack.issuer))}
+    assert checks["provider.par"].status == "PASS"
+    assert checks["provider.login-request"].status == "PASS"
+    assert checks["provider.dpop"].status == "PASS"
+    assert "private_key_jwt" in checks["provider.client-auth"].detail
