@@ -4,6 +4,7 @@ or a cookie value in a metric or a log line."""
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterator
 
 import pytest
@@ -115,7 +116,8 @@ def test_logs_are_json_with_request_ids_and_never_show_secrets(
     assert browser.get(f"{stack.bff_url}/api/orders", headers=XHR).status_code == 200
     record = session_record(redis_server.client(), browser)
     sealer = Sealer((decode_secret_key(stack.secret_key),))
-    tokens = json.loads(sealer.open(record["tok"], f"{session_handle(cookie)}:tokens"))
+    tokens = json.loads(zlib.decompress(sealer.open(record["tok"],
+                                                    f"{session_handle(cookie)}:tokens")))
     requests.get(f"{stack.bff_url}/bff/callback",
                  params={"code": "secret-code-123456", "state": "s"},
                  headers={"Cookie": f"bff={cookie}"})

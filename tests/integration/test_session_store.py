@@ -19,8 +19,9 @@ from bff.sansio.keyspace import (
     session_index_key,
     session_record_key,
 )
+from bff.sealing import Sealer
 from bff.sessions import GRACE_SECONDS, SessionStore, TokenSet
-from bff.settings import generate_secret_key
+from bff.settings import decode_secret_key, generate_secret_key
 from tests.integration.session_support import store_for
 from tests.support import RedisServer
 
@@ -178,3 +179,20 @@ def test_per_session_keys_share_one_cluster_slot() -> None:
                                             refresh_grace_key(handle))}
     assert len(slots) == 1
     assert session_index_key("sub", "alice").startswith("bff:index:sub:{")
+
+
+def test_records_sealed_before_compression_still_open(client: redis.Redis) -> None:
+    """A rolling upgrade: records an older instance wrote hold plain JSON in the envelope."""
+    key_text = generate_secret_key()
+    store = store_for(client, key_text)
+    session_id, session = store.create(tokens("old"), "alice", None, {"sub": "alice"})
+    key = session_record_key(session.handle)
+    record = json.loads(client.get(key))
+    sealer = Sealer((decode_secret_key(key_text),))
+    secret = json.dumps({"a": "access-old", "r": "refresh-old"})
+    record["tok"] = sealer.seal(secret.encode(), f"{session.handle}:tokens")
+    client.set(key, json.dumps(record), keepttl=True)
+    loaded = store.load(session_id)
+    assert loaded is not None
+    assert (loaded.tokens.access_token, loaded.tokens.refresh_token) == ("access-old",
+                                                                         "refresh-old")
