@@ -69,6 +69,8 @@ def _finish_request(response: Response) -> Response:
         g.trace_span.set_attribute("http.response.status_code", response.status_code)
     _count_logins_and_logouts(response, settings)
     response.headers["X-Request-ID"] = current_request_id()
+    if g.get("audited"):
+        return response  # the proxy's audit line is this request's line
     access_log.info(
         "%s %s %d %.1fms", request.method, request.path, response.status_code, elapsed * 1000,
         extra={"method": request.method, "path": request.path, "route": route,
