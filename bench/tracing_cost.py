@@ -10,44 +10,17 @@ from __future__ import annotations
 import argparse
 import logging
 import statistics
-import subprocess
-import tempfile
-import threading
 import time
-from pathlib import Path
-from typing import Any
 
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from werkzeug.serving import BaseWSGIServer, make_server
 
+from bench.inprocess import per_request_us, redis_and_upstream
 from bff import tracing
 from bff.app import create_app
-from bff.processes import free_port, redis_server_command, stop, wait_for_port
 from bff.sansio.refresh import TokenSet
 from bff.settings import build_settings, generate_secret_key
-
-
-def tiny_upstream() -> BaseWSGIServer:
-    """A threaded WSGI upstream answering 2 bytes (http.server's Nagle delays would hide the
-    difference)."""
-    def app(environ: dict[str, object], start_response: Any) -> list[bytes]:
-        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
-        return [b"ok"]
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
-def per_request_us(app: object, cookie: str, count: int) -> float:
-    client = app.test_client()  # type: ignore[attr-defined]
-    client.set_cookie("bff", cookie)
-    started = time.perf_counter()
-    for _ in range(count):
-        assert client.get("/api/echo/1", headers={"X-CSRF": "1"}).status_code == 200
-    return (time.perf_counter() - started) / count * 1e6
 
 
 def main() -> int:
@@ -56,16 +29,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     logging.disable(logging.WARNING)
-    port, directory = free_port(), Path(tempfile.mkdtemp(prefix="bff-bench-tracing-"))
-    proc = subprocess.Popen(redis_server_command("redis-server", port, directory),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    upstream = tiny_upstream()
-    try:
-        wait_for_port(port, proc, "redis-server")
+    with redis_and_upstream() as (redis_url, upstream):
         settings = build_settings({
             "base_url": "http://localhost:8000", "issuer": "http://127.0.0.1:9",
             "client_id": "bench", "client_secret": "bench", "secret_keys": generate_secret_key(),
-            "redis_url": f"redis://127.0.0.1:{port}/0",
+            "redis_url": redis_url,
             "routes": [{"prefix": "/api/echo",
                         "upstream": f"http://127.0.0.1:{upstream.server_port}/echo",
                         "token": "user"}]})
@@ -90,9 +58,6 @@ def main() -> int:
         print(f"{'on':>8}  {statistics.median(on):>20.0f}")
         print(f"on/off: {statistics.median(on) / statistics.median(off):.2f}x "
               f"({statistics.median(on) - statistics.median(off):+.0f} us per request)")
-    finally:
-        upstream.shutdown()
-        stop(proc)
     return 0
 
 

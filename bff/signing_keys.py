@@ -15,13 +15,14 @@ import json
 import secrets
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import jwt
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from joserfc import jwt as jose_jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey
 
@@ -46,10 +47,15 @@ class SigningKey:
         return {**self.key.as_dict(private=False), "kid": self.kid, "alg": self.alg,
                 "use": "sig"}
 
-    @property
+    @cached_property
     def thumbprint(self) -> str:
         """RFC 7638: what a DPoP-bound token's ``cnf.jkt`` names."""
         return self.key.thumbprint()
+
+    @cached_property
+    def proof_header(self) -> dict[str, Any]:
+        """The JOSE header of every DPoP proof made with this key (section 4.2)."""
+        return {"typ": "dpop+jwt", "alg": self.alg, "jwk": self.key.as_dict(private=False)}
 
     def private_jwk(self) -> dict[str, Any]:
         return {**self.key.as_dict(private=True), "kid": self.kid, "alg": self.alg}
@@ -125,8 +131,7 @@ def dpop_proof(key: SigningKey, htm: str, htu: str, *, access_token: str | None 
         claims["ath"] = base64.urlsafe_b64encode(digest).decode().rstrip("=")
     if nonce is not None:
         claims["nonce"] = nonce
-    header = {"typ": "dpop+jwt", "alg": key.alg, "jwk": key.key.as_dict(private=False)}
-    return jose_jwt.encode(header, claims, key.key, algorithms=[key.alg])
+    return jwt.encode(claims, key.key.private_key, algorithm=key.alg, headers=key.proof_header)
 
 
 def _pem_key(pem: bytes, setting: str) -> ECKey | RSAKey:
