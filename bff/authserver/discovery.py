@@ -45,4 +45,7 @@ def metadata(settings: AuthServerSettings, keys: KeyStore) -> dict[str, Any]:
         "claims_parameter_supported": False,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
+        # RFC 8707 defines no metadata; some providers use this name, and `bff check-config`
+        # reads it.
+        "resource_indicators_supported": True,
     }

@@ -14,10 +14,17 @@ from typing import Any
 from authlib.oauth2.rfc6749 import grants, list_to_scope, scope_to_list
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc7636 import CodeChallenge
+from flask import g
 from flask import request as flask_request
 
 from bff.authserver.login import check_credentials
 from bff.authserver.models import Authenticated, Client, is_api_scope, limit_to_user
+from bff.authserver.resources import (
+    InvalidTargetError,
+    asked_resources,
+    granted_at_authorization,
+    token_audience,
+)
 from bff.authserver.settings import AuthServerSettings
 from bff.authserver.store import AuthorizationCode, AuthStore, RefreshToken, new_secret
 
@@ -43,10 +50,43 @@ class S256CodeChallenge(CodeChallenge):
         super().validate_code_challenge(grant, redirect_uri)
 
 
-class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+class ResourceBound:
+    """Tokens for the one resource a token request names (RFC 8707 section 2.2), among those
+    the grant covers (``granted_resources``); the token generator reads the audience."""
+
+    request: Any
+
+    def granted_resources(self) -> tuple[str, ...]:
+        return ()
+
+    def validate_token_request(self) -> None:
+        """Judged with the rest of the request, before anything is spent: a refresh token is
+        rotated only for a request that will get its token."""
+        super().validate_token_request()  # type: ignore[misc]
+        client: Client = self.request.client
+        g.bff_as_audience = token_audience(asked_resources(self.request.payload.datalist),
+                                           self.granted_resources(), client.config.resources)
+
+
+class AuthorizationCodeGrant(ResourceBound, grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
     settings: AuthServerSettings
     store: AuthStore
+
+    def validate_authorization_request(self) -> str:
+        redirect_uri = super().validate_authorization_request()
+        client: Client = self.request.client
+        try:
+            granted_at_authorization(asked_resources(self.request.payload.datalist),
+                                     client.config.resources)
+        except InvalidTargetError as error:
+            error.redirect_uri = redirect_uri or client.get_default_redirect_uri()
+            error.state = self.request.payload.state
+            raise
+        return redirect_uri
+
+    def granted_resources(self) -> tuple[str, ...]:
+        return tuple(self.request.authorization_code.resources.split())
 
     def save_authorization_code(self, code: str, request: Any) -> None:
         user: Authenticated = request.user
@@ -62,6 +102,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             code_challenge=data.get("code_challenge", ""),
             code_challenge_method=data.get("code_challenge_method", ""),
             nonce=data.get("nonce", "") or "",
+            resources=" ".join(dict.fromkeys(asked_resources(request.payload.datalist))),
         )
         self.store.save_code(code, record, self.settings.code_lifetime)
 
@@ -86,7 +127,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                              auth_time=authorization_code.auth_time)
 
 
-class RefreshTokenGrant(grants.RefreshTokenGrant):
+class RefreshTokenGrant(ResourceBound, grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
     settings: AuthServerSettings
@@ -122,11 +163,14 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         return self.generate_token(user=user, scope=limit_to_user(scope, user.user),
                                    include_refresh_token=True)
 
+    def granted_resources(self) -> tuple[str, ...]:
+        return tuple(self.request.refresh_token.resources.split())
+
     def revoke_old_credential(self, refresh_token: RefreshToken) -> None:
         """Already done: `issue_token` rotated the old token before issuing."""
 
 
-class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+class ClientCredentialsGrant(ResourceBound, grants.ClientCredentialsGrant):
     """Service-to-service tokens; asking beyond the client's registered scopes is refused."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS

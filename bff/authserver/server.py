@@ -73,10 +73,13 @@ class Server(AuthorizationServer):
         client: Client = request.client
         user: Authenticated | None = request.user
         family_id = None
+        resources = ""
         if request.authorization_code is not None:
             family_id = request.authorization_code.family_id
+            resources = request.authorization_code.resources
         elif isinstance(request.refresh_token, RefreshToken):
             family_id = request.refresh_token.family_id
+            resources = request.refresh_token.resources
         elif "refresh_token" in token:
             family_id = new_secret(16)
         if "refresh_token" in token and family_id and user is not None:
@@ -85,7 +88,7 @@ class Server(AuthorizationServer):
                 token_hash=digest(token["refresh_token"]), family_id=family_id,
                 client_id=client.client_id, sub=user.user.subject, scope=token.get("scope", ""),
                 sid=user.sid, auth_time=user.auth_time, issued_at=now,
-                expires_at=now + self.settings.refresh_token_lifetime))
+                expires_at=now + self.settings.refresh_token_lifetime, resources=resources))
         issued = g.get("bff_as_issued_access_token")
         if family_id and issued:
             jti, exp = issued

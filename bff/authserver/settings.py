@@ -66,6 +66,8 @@ class ClientConfig:
     trusted_first_party: bool = False
     introspection: bool = False
     token_endpoint_auth_methods: tuple[str, ...] = AUTH_METHODS
+    resources: tuple[str, ...] = ()
+    """Resource indicators (RFC 8707) the client may ask tokens for; each token's `aud`."""
 
 
 @dataclass(frozen=True)
@@ -268,6 +270,12 @@ def _client(raw: Mapping[str, Any], index: int, source: str) -> ClientConfig:
     for method in methods:
         if method not in AUTH_METHODS:
             raise SettingsError(f"{where}: unsupported token endpoint auth method {method!r}")
+    resources = _strings(raw.get("resources", []), f"{where} resources")
+    for resource in resources:
+        parts = urlsplit(resource)
+        if not parts.scheme or not (parts.netloc or parts.path) or "#" in resource:
+            raise SettingsError(f"{where}: resource {resource!r} must be an absolute URI "
+                                "without a fragment (RFC 8707)")
     return ClientConfig(
         client_id=str(client_id),
         client_secret_hash=secret_hash,
@@ -280,6 +288,7 @@ def _client(raw: Mapping[str, Any], index: int, source: str) -> ClientConfig:
         trusted_first_party=trusted,
         introspection=bool(raw.get("introspection", False)),
         token_endpoint_auth_methods=methods,
+        resources=resources,
     )
 
 

@@ -74,6 +74,8 @@ class AuthorizationCode:
     code_challenge: str
     code_challenge_method: str
     nonce: str = ""
+    resources: str = ""
+    """The resource indicators the authorization covers (RFC 8707), space-separated."""
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri
@@ -108,6 +110,8 @@ class RefreshToken:
     issued_at: int
     expires_at: int
     state: str = "active"
+    resources: str = ""
+    """The resource indicators the grant covers (RFC 8707), space-separated."""
 
     def check_client(self, client: object) -> bool:
         return getattr(client, "client_id", None) == self.client_id

@@ -50,7 +50,8 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         return KeySet([self._key.private_key])
 
     def get_audiences(self, client: Client, user: Any, scope: str) -> str:
-        return client.audience
+        """The one resource the token request named (RFC 8707), else the client's API."""
+        return g.get("bff_as_audience") or client.audience
 
     def get_auth_time(self, user: Any) -> int | None:
         if isinstance(user, Authenticated) and user.auth_time:

@@ -68,6 +68,7 @@ grant_types = ["authorization_code", "refresh_token"]
 scopes = ["openid", "profile", "email", "offline_access", "roles", "orders:read",
           "orders:write"]
 audience = "demo-api"
+resources = ["https://orders.test", "https://stock.test"]
 
 [[clients]]
 client_id = "other-app"
@@ -83,6 +84,7 @@ client_secret_hash = "{h(SERVICE_SECRET)}"
 grant_types = ["client_credentials"]
 scopes = ["orders:read"]
 audience = "demo-api"
+resources = ["https://orders.test"]
 
 [[clients]]
 client_id = "demo-api"

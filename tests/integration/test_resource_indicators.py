@@ -97,7 +97,7 @@ def test_a_burst_after_the_resource_token_expired_makes_one_grant(
     first = bearer_seen(alice, f"{stack.bff_url}/api/aud-stock/1")
     time.sleep(LIFETIME / 2 + 0.5)  # due: the skew is capped at half the lifetime
     instances = [stack.bff_url, stack.bffs[1].url]
-    before = sum(metric(url, "bff_refreshes_total", outcome="refreshed") for url in instances)
+    before = sum(metric(url, "bff_token_refreshes_total", outcome="refreshed") for url in instances)
     cookie = {"bff": session_cookie(alice)}
 
     def call(i: int) -> tuple[int, str]:
@@ -107,7 +107,7 @@ def test_a_burst_after_the_resource_token_expired_makes_one_grant(
 
     with ThreadPoolExecutor(50) as pool:
         results = list(pool.map(call, range(50)))
-    after = sum(metric(url, "bff_refreshes_total", outcome="refreshed") for url in instances)
+    after = sum(metric(url, "bff_token_refreshes_total", outcome="refreshed") for url in instances)
     assert {status for status, _ in results} == {200}
     assert after - before == 1, "one grant for the session and resource, across instances"
     assert len({bearer for _, bearer in results}) == 1
