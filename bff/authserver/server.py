@@ -18,6 +18,7 @@ from bff.authserver.keys import KeyStore
 from bff.authserver.models import Authenticated, Client
 from bff.authserver.settings import AuthServerSettings
 from bff.authserver.store import AuthStore, RefreshToken, digest, new_secret
+from bff.authserver.token_exchange import bind_exchange
 from bff.authserver.tokens import CodeIdToken, RefreshIdToken, token_generator
 
 
@@ -108,6 +109,7 @@ def build_server(settings: AuthServerSettings, store: AuthStore, keys: KeyStore)
                           [RefreshIdToken(settings, keys)])
     server.register_grant(grants.bind(grants.ClientCredentialsGrant, settings, store))
     server.register_grant(grants.bind(grants.PasswordGrant, settings, store))
+    server.register_grant(bind_exchange(settings, store, keys))
     lookup = {"settings": settings, "store": store, "keys": keys}
     server.register_endpoint(endpoints.bind(endpoints.RevocationEndpoint, **lookup))
     server.register_endpoint(endpoints.bind(endpoints.IntrospectionEndpoint, **lookup))

@@ -21,7 +21,8 @@ DEFAULT_ISSUER = "http://localhost:8001"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_KEY_DIR = "var/authserver/keys"
 OIDC_SCOPES = ("openid", "profile", "email", "offline_access", "roles")
-GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", "password")
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", "password",
+               "urn:ietf:params:oauth:grant-type:token-exchange")
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 SigningAlg = Literal["RS256", "ES256"]
 
@@ -68,6 +69,8 @@ class ClientConfig:
     token_endpoint_auth_methods: tuple[str, ...] = AUTH_METHODS
     resources: tuple[str, ...] = ()
     """Resource indicators (RFC 8707) the client may ask tokens for; each token's `aud`."""
+    token_exchange_audiences: tuple[str, ...] = ()
+    """The audiences this client may exchange a user's token for (RFC 8693 policy)."""
 
 
 @dataclass(frozen=True)
@@ -270,6 +273,10 @@ def _client(raw: Mapping[str, Any], index: int, source: str) -> ClientConfig:
     for method in methods:
         if method not in AUTH_METHODS:
             raise SettingsError(f"{where}: unsupported token endpoint auth method {method!r}")
+    exchange = raw.get("token_exchange", {})
+    if not isinstance(exchange, Mapping) or set(exchange) - {"audiences"}:
+        raise SettingsError(f"{where}: token_exchange must be a table with `audiences`")
+    exchange_audiences = _strings(exchange.get("audiences", []), f"{where} token_exchange")
     resources = _strings(raw.get("resources", []), f"{where} resources")
     for resource in resources:
         parts = urlsplit(resource)
@@ -289,6 +296,7 @@ def _client(raw: Mapping[str, Any], index: int, source: str) -> ClientConfig:
         introspection=bool(raw.get("introspection", False)),
         token_endpoint_auth_methods=methods,
         resources=resources,
+        token_exchange_audiences=exchange_audiences,
     )
 
 
@@ -299,7 +307,8 @@ def _check_client_uri(uri: str, where: str) -> None:
 
 
 def _check_keys(raw: Mapping[str, Any], cls: type, where: str) -> None:
-    unknown = sorted(set(raw) - set(cls.__dataclass_fields__) - {"password", "client_secret"})
+    written_otherwise = {"password", "client_secret", "token_exchange"}
+    unknown = sorted(set(raw) - set(cls.__dataclass_fields__) - written_otherwise)
     if unknown:
         raise SettingsError(f"{where}: unknown key(s) {', '.join(unknown)}")
 

@@ -53,6 +53,11 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
         """The one resource the token request named (RFC 8707), else the client's API."""
         return g.get("bff_as_audience") or client.audience
 
+    def get_extra_claims(self, client: Client, grant_type: str, user: Any,
+                         scope: str) -> dict[str, Any]:
+        """The actor of an exchanged token (RFC 8693 section 4.1), when the grant names one."""
+        return dict(g.get("bff_as_extra_claims") or {})
+
     def get_auth_time(self, user: Any) -> int | None:
         if isinstance(user, Authenticated) and user.auth_time:
             return user.auth_time

@@ -30,6 +30,9 @@ REDIRECT_URI = "http://localhost:8000/bff/callback"
 FULL_SCOPE = "openid profile email offline_access orders:read orders:write"
 
 
+EXCHANGER_SECRET = "orders-api-exchanger-secret"
+
+
 def config_text(*, backchannel_uri: str = "http://127.0.0.1:9/unused", extra: str = "") -> str:
     """A test configuration: the demo's users and clients plus clients for every grant."""
     h = hash_password
@@ -92,6 +95,15 @@ client_secret_hash = "{h(RESOURCE_SECRET)}"
 grant_types = []
 scopes = []
 introspection = true
+
+# A service that exchanges the user tokens it receives (aud demo-api) for the stock API.
+[[clients]]
+client_id = "orders-api"
+client_secret_hash = "{h(EXCHANGER_SECRET)}"
+grant_types = ["urn:ietf:params:oauth:grant-type:token-exchange"]
+scopes = ["orders:read"]
+audience = "demo-api"
+token_exchange = {{ audiences = ["https://stock.test"] }}
 
 [[clients]]
 client_id = "first-party-cli"
