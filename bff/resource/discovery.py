@@ -18,6 +18,7 @@ class ProviderMetadata:
     issuer: str
     jwks_uri: str
     introspection_endpoint: str | None
+    token_endpoint: str | None = None
 
 
 def discovery_url(issuer: str) -> str:
@@ -44,6 +45,7 @@ def parse_metadata(issuer: str, document: object) -> ProviderMetadata:
         issuer=issuer,
         jwks_uri=jwks_uri,
         introspection_endpoint=_http_url(document.get("introspection_endpoint")),
+        token_endpoint=_http_url(document.get("token_endpoint")),
     )
 
 

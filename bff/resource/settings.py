@@ -42,6 +42,8 @@ class ValidatorSettings:
     jwks_max_age: float = 300.0
     jwks_refetch_interval: float = 5.0
     http_timeout: float = 5.0
+    required_actor: str | None = None
+    """Accept only tokens obtained by token exchange by this client (RFC 8693 ``act.sub``)."""
 
     def __post_init__(self) -> None:
         _require_http_url("issuer", self.issuer)

@@ -57,6 +57,8 @@ class AccessToken:
     expires_at: int
     jti: str | None
     claims: Mapping[str, Any]
+    actor: str | None = None
+    """The client acting for the user (RFC 8693 ``act.sub``), when the token was exchanged."""
 
     def has_scopes(self, required: Iterable[str]) -> bool:
         return set(required) <= self.scopes
@@ -71,6 +73,16 @@ def parse_scopes(value: object) -> frozenset[str]:
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return frozenset(value)
     raise InvalidToken("the access token scope claim is not valid")
+
+
+def token_actor(act: object) -> str | None:
+    """RFC 8693 section 4.1: ``act`` is an object whose ``sub`` names the current actor;
+    anything else there makes the token unusable rather than silently actor-less."""
+    if act is None:
+        return None
+    if not isinstance(act, dict) or not isinstance(act.get("sub"), str) or not act["sub"]:
+        raise InvalidToken("the access token act claim is not valid")
+    return act["sub"]
 
 
 def _media_type(value: object) -> str | None:
@@ -179,6 +191,10 @@ class TokenValidator:
         if client_id is not None and not isinstance(client_id, str):
             raise InvalidToken("the access token client_id claim is not valid")
         aud = claims["aud"]
+        actor = token_actor(claims.get("act"))
+        required = self.settings.required_actor
+        if required is not None and actor != required:
+            raise InvalidToken("the access token was not obtained by the expected actor")
         return AccessToken(
             sub=sub,
             scopes=parse_scopes(claims.get("scope")),
@@ -188,6 +204,7 @@ class TokenValidator:
             expires_at=int(claims["exp"]),
             jti=jti if isinstance(jti, str) else None,
             claims=MappingProxyType(claims),
+            actor=actor,
         )
 
     def _load_jwks(self) -> object:
