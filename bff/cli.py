@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -35,10 +36,28 @@ def _authserver(args: argparse.Namespace) -> int:
 
 
 def _demo_api(args: argparse.Namespace) -> int:
-    from bff.resource import serve_demo_api
+    from bff.resource.demo_api import StockCheck
+    from bff.resource.server import serve_demo_api
+    from bff.resource.service_client import ServiceClient
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    serve_demo_api(args.issuer, args.port, audience=args.audience)
+    stock = None
+    if args.inventory_url:
+        secret = os.environ.get("BFF_DEMO_API_CLIENT_SECRET", "")
+        if not secret:
+            raise SettingsError("--inventory-url needs BFF_DEMO_API_CLIENT_SECRET, the orders "
+                                "API's secret for token exchange")
+        stock = StockCheck(args.inventory_url,
+                           ServiceClient(args.issuer, args.client_id, secret))
+    serve_demo_api(args.issuer, args.port, audience=args.audience, stock=stock)
+    return 0
+
+
+def _demo_inventory(args: argparse.Namespace) -> int:
+    from bff.resource.server import serve_inventory_api
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    serve_inventory_api(args.issuer, args.port, args.audience or f"http://localhost:{args.port}")
     return 0
 
 
@@ -159,7 +178,18 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--issuer", default="http://localhost:8001")
     api.add_argument("--audience", default="demo-api")
     api.add_argument("--port", type=int, default=8002)
+    api.add_argument("--inventory-url", help="check each new order's stock at this inventory "
+                     "API, on the user's behalf (token exchange; the secret comes from "
+                     "BFF_DEMO_API_CLIENT_SECRET)")
+    api.add_argument("--client-id", default="orders-api",
+                     help="the orders API's client id for token exchange")
     api.set_defaults(func=_demo_api)
+
+    inventory = sub.add_parser("demo-inventory", help="run the demo inventory API")
+    inventory.add_argument("--issuer", default="http://localhost:8001")
+    inventory.add_argument("--audience", help="default: http://localhost:PORT")
+    inventory.add_argument("--port", type=int, default=8003)
+    inventory.set_defaults(func=_demo_inventory)
 
     check = sub.add_parser("check-config", help="validate settings, reach Redis and the "
                                                 "provider; exit 0 only when ready")

@@ -1,7 +1,7 @@
 """``bff demo``: the whole stack from one command, and stopped cleanly on Ctrl-C.
 
 Redis is ``BFF_REDIS_URL`` when set, else a private ``redis-server`` in a temporary directory.
-The demo's config files name ports 8000-8002; for ``--port P`` they are rendered with P, P+1, P+2.
+The demo's config files name ports 8000-8003; for ``--port P`` they are rendered with P to P+3.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ from bff.settings import generate_secret_key
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEMO_PORTS = ("8000", "8001", "8002", "8003")
+#: The orders API's client secret at the demo authorization server (config/authserver.toml).
+DEMO_API_SECRET = "demo-orders-api-secret-change-me"
 DEMO_USERS = (
     ("alice", "wonderland", "orders:read orders:write"),
     ("bob", "builder", "orders:read"),
@@ -86,7 +88,7 @@ def _child(args: list[str], env: Mapping[str, str], health_url: str, name: str,
 
 
 def run_demo(port: int) -> int:
-    for offset in range(3):
+    for offset in range(len(DEMO_PORTS)):
         if not port_is_free(port + offset):
             print(f"bff demo: port {port + offset} is in use; choose another with --port",
                   file=sys.stderr)
@@ -125,7 +127,13 @@ def run_demo(port: int) -> int:
                 ["authserver", "--config", str(auth_config), "--port", str(port + 1)], env,
                 f"{issuer}/healthz", "authorization server", children))
             stack.enter_context(_child(
-                ["demo-api", "--issuer", issuer, "--port", str(port + 2)], env,
+                ["demo-inventory", "--issuer", issuer, "--port", str(port + 3)], env,
+                f"http://127.0.0.1:{port + 3}/healthz", "inventory API", children))
+            stack.enter_context(_child(
+                ["demo-api", "--issuer", issuer, "--port", str(port + 2),
+                 "--audience", f"http://localhost:{port + 2}",
+                 "--inventory-url", f"http://localhost:{port + 3}"],
+                {**env, "BFF_DEMO_API_CLIENT_SECRET": DEMO_API_SECRET},
                 f"http://127.0.0.1:{port + 2}/healthz", "demo API", children))
             stack.enter_context(_child(
                 ["serve", "--config", str(bff_config), "--port", str(port)], env,
@@ -158,7 +166,8 @@ def _print_banner(port: int, redis: str) -> None:
         f"  bff demo is running: open http://localhost:{port}",
         "",
         f"  authorization server  http://localhost:{port + 1}",
-        f"  demo API              http://localhost:{port + 2}",
+        f"  orders API            http://localhost:{port + 2}",
+        f"  inventory API         http://localhost:{port + 3}",
         f"  Redis                 {'a private redis-server' if redis == 'private' else redis}",
         "",
         "  demo users:",

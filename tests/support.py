@@ -175,12 +175,12 @@ class DemoStack(DemoPorts):
 
 
 def start_demo(redis_server: RedisServer, env: Mapping[str, str] | None = None) -> DemoStack:
-    port = free_port_run(3)
+    port = free_port_run(4)
     key_dir = tempfile.mkdtemp(prefix="bff-test-keys-")
     full_env = {"BFF_REDIS_URL": redis_server.url, "BFF_AUTHSERVER_KEY_DIR": key_dir,
                 **(env or {})}
     process = start_bff(["demo", "--port", str(port)], port, env=full_env, timeout=60)
-    for offset in (1, 2):
+    for offset in (1, 2, 3):
         wait_for_port(port + offset)
     return DemoStack(port=port, process=process, redis=redis_server)
 

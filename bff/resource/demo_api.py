@@ -14,13 +14,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
+import requests
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from bff.resource.protect import current_token, init_app, require_token
+from bff.resource.service_client import ServiceClient, ServiceTokenError
 from bff.resource.settings import IntrospectionSettings, ValidatorSettings
-from bff.resource.validation import TokenValidator
+from bff.resource.validation import AccessToken, TokenValidator
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +117,62 @@ def _error(status: int, code: str, description: str):
     return response
 
 
+def whoami(token: AccessToken) -> dict[str, Any]:
+    """What a demo API received, for `bff audit --audience-probe`: the token's audience, user,
+    actor and scheme, never the token itself."""
+    scheme = request.headers.get("Authorization", "").partition(" ")[0]
+    return {"aud": list(token.audiences) if len(token.audiences) > 1 else token.audiences[0],
+            "sub": token.sub, "act": token.actor, "token_type": scheme}
+
+
+def error_handlers(app: Flask, name: str) -> None:
+    """JSON errors with an OAuth-style code, never a stack trace."""
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return _error(exc.code or 500, code, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def unexpected_error(exc: Exception):
+        log.exception("unexpected error in %s", name)
+        return _error(500, "server_error", "the server could not handle the request")
+
+
+class StockCheck:
+    """The orders API asking the inventory API, on the user's behalf (RFC 8693), whether an
+    order can be served: the user's token is exchanged for one meant for the inventory API."""
+
+    def __init__(self, inventory_url: str, client: ServiceClient) -> None:
+        self._url = inventory_url.rstrip("/")
+        self._client = client
+        self._http = requests.Session()
+
+    def available(self, user_token: str, item: str) -> int:
+        """Units in stock (0 for an item the inventory does not know); raises
+        StockUnavailable when the inventory or the exchange fails."""
+        try:
+            token = self._client.on_behalf_of(user_token, self._url)
+            answer = self._http.get(f"{self._url}/inventory/{quote(item, safe='')}",
+                                    headers={"Authorization": f"Bearer {token}"}, timeout=5)
+        except (ServiceTokenError, requests.RequestException) as exc:
+            raise StockUnavailable(str(exc)) from exc
+        if answer.status_code == 404:
+            return 0
+        if answer.status_code != 200:
+            raise StockUnavailable(f"the inventory API answered {answer.status_code}")
+        return int(answer.json()["available"])
+
+
+class StockUnavailable(Exception):
+    pass
+
+
 def create_app(issuer: str, audience: str = "demo-api",
-               introspection: IntrospectionSettings | None = None) -> Flask:
-    """The orders API trusting tokens from ``issuer`` made for ``audience``."""
+               introspection: IntrospectionSettings | None = None,
+               stock: StockCheck | None = None) -> Flask:
+    """The orders API trusting tokens from ``issuer`` made for ``audience``; with ``stock``, an
+    order is placed only when the inventory has enough."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     validator = TokenValidator(
@@ -135,6 +191,11 @@ def create_app(issuer: str, audience: str = "demo-api",
         orders = store.list_for(current_token().sub)
         return {"orders": [order.to_json() for order in orders]}
 
+    @app.get("/orders/whoami")
+    @require_token()
+    def who():
+        return whoami(current_token())
+
     @app.get("/orders/<order_id>")
     @require_token("orders:read")
     def get_order(order_id: str):
@@ -150,6 +211,15 @@ def create_app(issuer: str, audience: str = "demo-api",
             new = parse_new_order(request.get_json(silent=True))
         except InvalidOrder as exc:
             return _error(400, "invalid_request", str(exc))
+        if stock is not None:
+            bearer = request.headers.get("Authorization", "").partition(" ")[2]
+            try:
+                available = stock.available(bearer, new.item)
+            except StockUnavailable as exc:
+                log.warning("stock check failed: %s", exc)
+                return _error(503, "inventory_unavailable", "the stock could not be checked")
+            if available < new.quantity:
+                return _error(409, "out_of_stock", f"only {available} of {new.item} in stock")
         try:
             order = store.add(current_token().sub, new)
         except OrderLimitReached:
@@ -157,14 +227,5 @@ def create_app(issuer: str, audience: str = "demo-api",
                           f"at most {MAX_ORDERS_PER_USER} orders per user in this demo")
         return order.to_json(), 201
 
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException):
-        code = (exc.name or "error").lower().replace(" ", "_")
-        return _error(exc.code or 500, code, exc.description or exc.name)
-
-    @app.errorhandler(Exception)
-    def unexpected_error(exc: Exception):
-        log.exception("unexpected error in the demo API")
-        return _error(500, "server_error", "the server could not handle the request")
-
+    error_handlers(app, "the demo API")
     return app

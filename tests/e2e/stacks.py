@@ -182,7 +182,8 @@ def start_https_stack(redis_server: RedisServer, access_token_lifetime: int) -> 
     try:
         processes.append(start_bff(["authserver", "--config", str(auth_config),
                                     "--port", str(port + 1)], port + 1, env=env))
-        processes.append(start_bff(["demo-api", "--issuer", issuer, "--port", str(port + 2)],
+        processes.append(start_bff(["demo-api", "--issuer", issuer, "--port", str(port + 2),
+                                    "--audience", f"http://localhost:{port + 2}"],
                                    port + 2, env=env))
         processes.append(start_gunicorn_tls(port, cert, env))
     except BaseException:

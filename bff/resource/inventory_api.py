@@ -1,0 +1,52 @@
+"""The demo "inventory" API: stock levels, for the orders API's stock check and for users with
+the `stock-viewer` role (the BFF's route requires it).
+
+Its audience is its own base URL (a resource indicator, RFC 8707), so a token the BFF obtained
+for the orders API is refused here, and the orders API reaches it only with a token exchanged
+on the user's behalf (RFC 8693), which names the orders API as the actor.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify
+
+from bff.resource.demo_api import error_handlers, whoami
+from bff.resource.protect import current_token, init_app, require_token
+from bff.resource.settings import ValidatorSettings
+from bff.resource.validation import TokenValidator
+
+STOCK = {"widget": 42, "gadget": 7, "gizmo": 0, "sprocket": 120}
+
+
+def create_inventory_app(issuer: str, audience: str) -> Flask:
+    """The inventory API trusting tokens from ``issuer`` made for ``audience``."""
+    app = Flask(__name__)
+    init_app(app, TokenValidator(ValidatorSettings(issuer=issuer, audience=audience)),
+             realm="inventory")
+
+    @app.get("/healthz")
+    def healthz():
+        return {"status": "ok"}
+
+    @app.get("/inventory")
+    @require_token("orders:read")
+    def list_stock():
+        return {"items": [{"item": item, "available": n} for item, n in STOCK.items()]}
+
+    @app.get("/inventory/whoami")
+    @require_token()
+    def who():
+        return whoami(current_token())
+
+    @app.get("/inventory/<item>")
+    @require_token("orders:read")
+    def stock_of(item: str):
+        if item not in STOCK:
+            response = jsonify({"error": "not_found", "error_description": "no such item"})
+            response.status_code = 404
+            return response
+        token = current_token()
+        return {"item": item, "available": STOCK[item], "asked_by": token.actor or token.sub}
+
+    error_handlers(app, "the inventory API")
+    return app
