@@ -41,6 +41,7 @@ const el = {
   noticeText: $("session-notice-text"),
   noticeAction: $("session-notice-action"),
   ordersTable: $("orders-table"),
+  stockHeader: $("stock-header"),
   ordersBody: $("orders-body"),
   ordersLoading: $("orders-loading"),
   emptyOrders: $("empty-orders"),
@@ -65,6 +66,11 @@ const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", tim
 const timeFormat = new Intl.DateTimeFormat(undefined, { timeStyle: "short" });
 
 let noticeAction = null;
+/**
+ * Units in stock by item, from the inventory API (its route needs the stock-viewer role); null
+ * when this user may not see stock, so the column stays hidden.
+ */
+let stock = null;
 /** The session end that "Stay signed in" could not push back: no need to warn about it again. */
 let unextendableExpiry = null;
 
@@ -194,6 +200,8 @@ function describe(err) {
       return { title: "Access denied", text: detail };
     case err.status === 400:
       return { title: "Please check the order", text: detail };
+    case err.error === "out_of_stock":
+      return { title: "Not enough in stock", text: detail };
     case err.error === "network_error":
       return {
         title: "Cannot reach the server",
@@ -243,7 +251,7 @@ async function loadOrders() {
   el.ordersLoading.hidden = false;
   el.refreshButton.disabled = true;
   try {
-    const body = await bff.json("/api/orders");
+    const [body] = await Promise.all([bff.json("/api/orders"), loadStock()]);
     renderOrders(body?.orders ?? []);
   } catch (err) {
     if (isLoginRequired(err)) return;
@@ -259,6 +267,18 @@ async function loadOrders() {
     el.ordersLoading.hidden = true;
     el.refreshButton.disabled = false;
   }
+}
+
+/** The inventory, when this user may see it (403 insufficient_claims: not a stock viewer). */
+async function loadStock() {
+  try {
+    const body = await bff.json("/api/inventory");
+    stock = new Map((body?.items ?? []).map((entry) => [String(entry.item), entry.available]));
+  } catch (err) {
+    if (!(err instanceof BffError && err.status === 403)) throw err;
+    stock = null;
+  }
+  el.stockHeader.hidden = stock === null;
 }
 
 function renderOrders(orders) {
@@ -289,6 +309,10 @@ function orderRow(order) {
   placed.append(time);
   placed.className = "cell-muted";
   row.append(id, item, quantity, placed);
+  if (stock !== null) {
+    const available = stock.get(String(order.item));
+    row.append(cell(available === undefined ? "—" : String(available), "num cell-stock"));
+  }
   return row;
 }
 

@@ -149,16 +149,13 @@ class StockCheck:
         self._http = requests.Session()
 
     def available(self, user_token: str, item: str) -> int:
-        """Units in stock (0 for an item the inventory does not know); raises
-        StockUnavailable when the inventory or the exchange fails."""
+        """Units in stock; raises StockUnavailable when the inventory or the exchange fails."""
         try:
             token = self._client.on_behalf_of(user_token, self._url)
             answer = self._http.get(f"{self._url}/inventory/{quote(item, safe='')}",
                                     headers={"Authorization": f"Bearer {token}"}, timeout=5)
         except (ServiceTokenError, requests.RequestException) as exc:
             raise StockUnavailable(str(exc)) from exc
-        if answer.status_code == 404:
-            return 0
         if answer.status_code != 200:
             raise StockUnavailable(f"the inventory API answered {answer.status_code}")
         return int(answer.json()["available"])

@@ -55,6 +55,7 @@ def journey(http_stack: Stack, chromium: Browser, output_dir: Path,
         browsing.page.reload()
         browsing.wait_until_settled()
         facts["alice_items_after_reload"] = browsing.order_items()
+        facts["alice_sees_stock"] = browsing.page.locator("#stock-header").is_visible()
         browsing.screenshot("03-alice-orders")
         browsing.observe("alice reloaded the page")
 
@@ -70,6 +71,7 @@ def journey(http_stack: Stack, chromium: Browser, output_dir: Path,
         browsing.log_in("bob", "builder")
         facts["bob_name"] = browsing.text("#user-name")
         facts["bob_items"] = browsing.order_items()
+        facts["bob_sees_stock"] = browsing.page.locator("#stock-header").is_visible()
         expect(browsing.page.locator("#empty-orders")).to_be_visible()
         expect(browsing.page.locator("#write-denied")).to_be_visible()
         facts["bob_can_add"] = browsing.page.locator("#add-order-button").is_enabled()
@@ -94,6 +96,7 @@ def test_alice_logs_in_sees_her_orders_adds_one_and_logs_out(journey: Journey) -
     assert facts["anonymous_login_button"]
     assert facts["alice_name"] == "Alice Liddell"
     assert facts["alice_item"] in facts["alice_items_after_reload"]
+    assert facts["alice_sees_stock"], "alice holds the stock-viewer role"
     assert facts["after_logout_login_button"]
     assert facts["after_logout_cookie"] is None
     assert facts["after_logout_user_status"] == 401
@@ -105,6 +108,7 @@ def test_second_login_as_bob_shows_only_bobs_orders_read_only(journey: Journey) 
     assert facts["bob_name"] == "Bob the Builder"
     assert facts["alice_item"] not in facts["bob_items"]
     assert facts["bob_can_add"] is False
+    assert facts["bob_sees_stock"] is False, "bob lacks the stock-viewer role"
     assert facts["bob_cookie"]["value"] != facts["alice_cookie"]["value"]
     assert facts["bob_session_after_link"] is False, "the logout_url link ends the session"
 
