@@ -47,6 +47,7 @@ upstream = "http://127.0.0.1:{api_port}/orders"
 methods = ["GET", "POST"]
 token = "user"
 scopes = ["orders:read"]
+resource = "http://localhost:{api_port}"
 """
 
 
@@ -128,11 +129,15 @@ def record_of(client: redis.Redis, session_id: str) -> bytes | None:
 
 def expire_access_token(store: SessionStore, session: Session, remaining: float = -5.0
                         ) -> Session:
-    """Make the session's access token (as the BFF sees it) expire ``remaining`` seconds from
-    now, through the store's own compare-and-set write: the token itself is untouched."""
+    """Make the session's access tokens (as the BFF sees them: its own and those for resources)
+    expire ``remaining`` seconds from now, through the store's own compare-and-set write: the
+    tokens themselves are untouched."""
     now = time.time()
+    resources = {resource: dataclasses.replace(held, expires_at=now + remaining,
+                                               issued_at=now + remaining - 900)
+                 for resource, held in session.tokens.resources.items()}
     tokens = dataclasses.replace(session.tokens, access_expires_at=now + remaining,
-                                 access_issued_at=now + remaining - 900)
+                                 access_issued_at=now + remaining - 900, resources=resources)
     updated = store.replace_tokens(session, tokens)
     assert updated is not None
     return updated

@@ -45,7 +45,8 @@ def test_discovery_lists_what_is_supported(server: AuthServer) -> None:
     assert doc["response_types_supported"] == ["code"]
     assert doc["code_challenge_methods_supported"] == ["S256"]
     assert set(doc["grant_types_supported"]) == {
-        "authorization_code", "refresh_token", "client_credentials", "password"}
+        "authorization_code", "refresh_token", "client_credentials", "password",
+        "urn:ietf:params:oauth:grant-type:token-exchange"}
     assert doc["id_token_signing_alg_values_supported"] == ["RS256"]
     assert set(doc["token_endpoint_auth_methods_supported"]) == {
         "client_secret_basic", "client_secret_post"}

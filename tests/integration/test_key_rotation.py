@@ -43,6 +43,7 @@ def test_sessions_created_under_the_old_key_keep_working_and_move_to_the_new_key
     old, new = stack.keys, generate_secret_key()
     browser = requests.Session()
     log_in(browser, stack.bff_url, "alice", "wonderland")
+    assert works(stack.bff_url, browser), "the orders route's resource token, under the old key"
     session = stack.session(browser)
     assert session is not None
     assert sealed_with(stack, session.handle) == kid(old)

@@ -239,7 +239,8 @@ def test_bff_service_runs_the_images_gunicorn_command() -> None:
 
 
 def test_every_variable_is_one_the_service_reads() -> None:
-    readers = {"bff": BFF_NAMES, "authserver": AUTHSERVER_NAMES, "demo-api": set()}
+    readers = {"bff": BFF_NAMES, "authserver": AUTHSERVER_NAMES,
+               "demo-api": {"BFF_DEMO_API_CLIENT_SECRET"}, "inventory-api": set()}
     for name, service in compose()["services"].items():
         used = {v for v in service.get("environment", {}) if v.startswith("BFF_")}
         unknown = used - readers.get(name, set())
@@ -272,7 +273,14 @@ def test_compose_settings_load_and_fit_together() -> None:
     api = command("demo-api")
     assert api[api.index("--issuer") + 1] == auth.issuer
     api_port = api[api.index("--port") + 1]
-    assert [urlsplit(r.upstream).port for r in bff.routes] == [int(api_port)]
+    inventory = command("inventory-api")
+    inventory_port = inventory[inventory.index("--port") + 1]
+    assert [urlsplit(r.upstream).port for r in bff.routes] == [int(api_port),
+                                                                int(inventory_port)]
+    assert [r.resource for r in bff.routes] == [f"http://localhost:{api_port}",
+                                                 f"http://localhost:{inventory_port}"]
+    assert api[api.index("--audience") + 1] == bff.routes[0].resource
+    assert set(client.resources) == {r.resource for r in bff.routes}
     issuer_port = urlsplit(auth.issuer).port
     assert command("authserver")[command("authserver").index("--port") + 1] == str(issuer_port)
 
