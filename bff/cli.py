@@ -7,8 +7,12 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from bff.settings import SettingsError
+
+if TYPE_CHECKING:
+    from bff.resource.revocations import RevocationList
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -35,6 +39,11 @@ def _authserver(args: argparse.Namespace) -> int:
     return 0
 
 
+REVOCATIONS_HELP = ("follow the reference provider's revocation list in this Redis (default: "
+                    "BFF_RESOURCE_REVOCATIONS_REDIS_URL), so revoked tokens are refused within "
+                    "about a second with no call to the provider")
+
+
 def _demo_api(args: argparse.Namespace) -> int:
     from bff.resource.demo_api import StockCheck
     from bff.resource.server import serve_demo_api
@@ -49,15 +58,27 @@ def _demo_api(args: argparse.Namespace) -> int:
                                 "API's secret for token exchange")
         stock = StockCheck(args.inventory_url,
                            ServiceClient(args.issuer, args.client_id, secret))
-    serve_demo_api(args.issuer, args.port, audience=args.audience, stock=stock)
+    serve_demo_api(args.issuer, args.port, audience=args.audience, stock=stock,
+                   revocations=_revocations(args))
     return 0
+
+
+def _revocations(args: argparse.Namespace) -> RevocationList | None:
+    """The provider's revocation list, followed when its Redis is named."""
+    url = args.revocations_redis_url or os.environ.get("BFF_RESOURCE_REVOCATIONS_REDIS_URL")
+    if not url:
+        return None
+    from bff.resource.revocations import RevocationList
+
+    return RevocationList(url).start()
 
 
 def _demo_inventory(args: argparse.Namespace) -> int:
     from bff.resource.server import serve_inventory_api
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    serve_inventory_api(args.issuer, args.port, args.audience or f"http://localhost:{args.port}")
+    serve_inventory_api(args.issuer, args.port, args.audience or f"http://localhost:{args.port}",
+                        _revocations(args))
     return 0
 
 
@@ -183,12 +204,14 @@ def build_parser() -> argparse.ArgumentParser:
                      "BFF_DEMO_API_CLIENT_SECRET)")
     api.add_argument("--client-id", default="orders-api",
                      help="the orders API's client id for token exchange")
+    api.add_argument("--revocations-redis-url", help=REVOCATIONS_HELP)
     api.set_defaults(func=_demo_api)
 
     inventory = sub.add_parser("demo-inventory", help="run the demo inventory API")
     inventory.add_argument("--issuer", default="http://localhost:8001")
     inventory.add_argument("--audience", help="default: http://localhost:PORT")
     inventory.add_argument("--port", type=int, default=8003)
+    inventory.add_argument("--revocations-redis-url", help=REVOCATIONS_HELP)
     inventory.set_defaults(func=_demo_inventory)
 
     check = sub.add_parser("check-config", help="validate settings, reach Redis and the "

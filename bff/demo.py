@@ -119,6 +119,8 @@ def run_demo(port: int) -> int:
                 "BFF_FRONTEND_DIR": str(PACKAGE_ROOT / "frontend"),
                 "PYTHONUNBUFFERED": "1",
             }
+            # The demo APIs follow the provider's revocation list (in the provider's Redis).
+            env["BFF_RESOURCE_REVOCATIONS_REDIS_URL"] = env["BFF_AUTHSERVER_REDIS_URL"]
             config = PACKAGE_ROOT / "config"
             auth_config = render_config(config / "authserver.toml", workdir / "authserver.toml",
                                         port)

@@ -22,10 +22,15 @@ import json
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import redis
 
+from bff.sansio.revocations import STREAM_KEY, Entry
+
 PREFIX = "bff:as:"
+#: How long a revocation-list entry is kept: longer than any access token lives.
+REVOCATION_HORIZON = 24 * 3600
 CODE_TOMBSTONE_TTL = 24 * 3600
 
 _ROTATE = """
@@ -231,9 +236,27 @@ class AuthStore:
         pipe.execute()
 
     def revoke_jti(self, jti: str, exp: int) -> None:
+        """Remembered for introspection, and published to the revocation list that offline
+        validators follow (``bff.resource.revocations``)."""
         ttl = exp - int(time.time())
         if ttl > 0:
-            self.redis.set(_k("revoked-jti", jti), "1", ex=ttl + 1)
+            pipe = self.redis.pipeline()
+            pipe.set(_k("revoked-jti", jti), "1", ex=ttl + 1)
+            self._publish(pipe, Entry("jti", jti, exp))
+            pipe.execute()
+
+    def revoke_user(self, sub: str, access_token_lifetime: int) -> None:
+        """Every access token of ``sub`` issued until now is refused by offline validators
+        that follow the revocation list, for as long as any of them can still be valid."""
+        now = int(time.time())
+        pipe = self.redis.pipeline()
+        self._publish(pipe, Entry("sub", sub, now + access_token_lifetime, not_before=now))
+        pipe.execute()
+
+    def _publish(self, pipe: Any, entry: Entry) -> None:
+        # Entries older than the longest-lived one are trimmed: nothing they name is valid.
+        oldest_ms = int((time.time() - REVOCATION_HORIZON) * 1000)
+        pipe.xadd(STREAM_KEY, entry.fields(), minid=oldest_ms, approximate=False)
 
     def jti_revoked(self, jti: str) -> bool:
         return bool(self.redis.exists(_k("revoked-jti", jti)))

@@ -21,6 +21,7 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from bff.resource.protect import current_token, init_app, require_token
+from bff.resource.revocations import RevocationList
 from bff.resource.service_client import ServiceClient, ServiceTokenError
 from bff.resource.settings import IntrospectionSettings, ValidatorSettings
 from bff.resource.validation import AccessToken, TokenValidator
@@ -167,13 +168,16 @@ class StockUnavailable(Exception):
 
 def create_app(issuer: str, audience: str = "demo-api",
                introspection: IntrospectionSettings | None = None,
-               stock: StockCheck | None = None) -> Flask:
+               stock: StockCheck | None = None,
+               revocations: RevocationList | None = None) -> Flask:
     """The orders API trusting tokens from ``issuer`` made for ``audience``; with ``stock``, an
-    order is placed only when the inventory has enough."""
+    order is placed only when the inventory has enough; with ``revocations``, tokens the
+    provider revoked are refused at once."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     validator = TokenValidator(
-        ValidatorSettings(issuer=issuer, audience=audience), introspection=introspection
+        ValidatorSettings(issuer=issuer, audience=audience), introspection=introspection,
+        revocations=revocations,
     )
     init_app(app, validator, realm=audience)
     store = OrderStore()

@@ -12,6 +12,7 @@ from flask import Flask
 
 from bff.resource.demo_api import error_handlers, whoami
 from bff.resource.protect import current_token, init_app, require_token
+from bff.resource.revocations import RevocationList
 from bff.resource.settings import ValidatorSettings
 from bff.resource.validation import TokenValidator
 
@@ -20,11 +21,12 @@ STOCK = {"widget": 42, "gadget": 7, "gizmo": 0, "sprocket": 120}
 OTHER_ITEMS = 100
 
 
-def create_inventory_app(issuer: str, audience: str) -> Flask:
+def create_inventory_app(issuer: str, audience: str,
+                         revocations: RevocationList | None = None) -> Flask:
     """The inventory API trusting tokens from ``issuer`` made for ``audience``."""
     app = Flask(__name__)
-    init_app(app, TokenValidator(ValidatorSettings(issuer=issuer, audience=audience)),
-             realm="inventory")
+    init_app(app, TokenValidator(ValidatorSettings(issuer=issuer, audience=audience),
+                                 revocations=revocations), realm="inventory")
 
     @app.get("/healthz")
     def healthz():

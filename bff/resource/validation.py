@@ -22,6 +22,7 @@ from bff.resource.errors import InvalidToken, ValidationUnavailable
 from bff.resource.fetching import FetchFailed, http_json_fetcher
 from bff.resource.introspection import Introspector, http_introspection_call
 from bff.resource.jwks import JwksCache, KeysUnavailable, UnknownKey
+from bff.resource.revocations import RevocationList
 from bff.resource.settings import IntrospectionSettings, ValidatorSettings
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,8 @@ class TokenValidator:
     def __init__(self, settings: ValidatorSettings, *,
                  introspection: IntrospectionSettings | None = None,
                  keys: JwksCache | None = None, introspector: Introspector | None = None,
-                 session: requests.Session | None = None) -> None:
+                 session: requests.Session | None = None,
+                 revocations: RevocationList | None = None) -> None:
         self.settings = settings
         self._session = session or requests.Session()
         self._fetch = http_json_fetcher(self._session, settings.http_timeout)
@@ -131,12 +133,17 @@ class TokenValidator:
                 cache_ttl=introspection.cache_ttl, max_cached=introspection.max_cached,
             )
         self._introspector = introspector
+        self._revocations = revocations
         self._required_claims = list(dict.fromkeys((*settings.required_claims, *ALWAYS_REQUIRED)))
         self._accepted_typ = _media_type(settings.required_typ)
 
     def validate(self, token: str) -> AccessToken:
         """The token's facts, or InvalidToken / ValidationUnavailable; every check, every time."""
         claims = self._verify_offline(token)
+        if self._revocations is not None:
+            revoked = self._revocations.reason(claims)
+            if revoked:
+                raise InvalidToken(revoked)
         access_token = self._access_token(claims)
         if self._introspector is not None:
             try:
