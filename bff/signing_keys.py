@@ -10,7 +10,6 @@ joserfc's (Authlib's JOSE library), never ours.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import secrets
 import time
@@ -25,6 +24,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey
+
+from bff.sansio.dpop import access_token_hash
 
 MIN_RSA_BITS = 2048
 ALGORITHM = {"EC": "ES256", "RSA": "RS256"}
@@ -127,8 +128,7 @@ def dpop_proof(key: SigningKey, htm: str, htu: str, *, access_token: str | None 
         "iat": int(time.time()),
     }
     if access_token is not None:
-        digest = hashlib.sha256(access_token.encode("ascii")).digest()
-        claims["ath"] = base64.urlsafe_b64encode(digest).decode().rstrip("=")
+        claims["ath"] = access_token_hash(access_token)
     if nonce is not None:
         claims["nonce"] = nonce
     return jwt.encode(claims, key.key.private_key, algorithm=key.alg, headers=key.proof_header)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bff.authserver.dpop import discovery_metadata as dpop_metadata
 from bff.authserver.grants import CLIENT_AUTH_METHODS
 from bff.authserver.keys import KeyStore
 from bff.authserver.settings import AuthServerSettings
@@ -48,4 +49,5 @@ def metadata(settings: AuthServerSettings, keys: KeyStore) -> dict[str, Any]:
         # RFC 8707 defines no metadata; some providers use this name, and `bff check-config`
         # reads it.
         "resource_indicators_supported": True,
+        **dpop_metadata(),
     }

@@ -112,10 +112,10 @@ class IntrospectionEndpoint(TokenLookup, _IntrospectionEndpoint):
                     "client_id": token.client_id, "sub": token.sub, "iss": self.settings.issuer,
                     "exp": token.expires_at, "iat": token.issued_at}
         claims = token.claims
-        payload = {"active": True, "token_type": "Bearer"}
+        payload = {"active": True, "token_type": "DPoP" if "cnf" in claims else "Bearer"}
         payload.update({name: claims[name] for name in (
-            "scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "auth_time")
-            if name in claims})
+            "scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "auth_time", "cnf",
+            "act") if name in claims})
         return payload
 
 

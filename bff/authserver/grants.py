@@ -144,6 +144,9 @@ class RefreshTokenGrant(ResourceBound, grants.RefreshTokenGrant):
         if record.is_revoked() or record.is_expired() or self.store.family_revoked(
                 record.family_id):
             return None
+        if record.dpop_jkt and record.dpop_jkt != g.get("bff_as_dpop_jkt"):
+            # RFC 9449 section 5.2: a bound refresh token needs a proof of its key.
+            return None
         return record
 
     def authenticate_user(self, refresh_token: RefreshToken) -> Authenticated:

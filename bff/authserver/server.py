@@ -89,7 +89,8 @@ class Server(AuthorizationServer):
                 token_hash=digest(token["refresh_token"]), family_id=family_id,
                 client_id=client.client_id, sub=user.user.subject, scope=token.get("scope", ""),
                 sid=user.sid, auth_time=user.auth_time, issued_at=now,
-                expires_at=now + self.settings.refresh_token_lifetime, resources=resources))
+                expires_at=now + self.settings.refresh_token_lifetime, resources=resources,
+                dpop_jkt=g.get("bff_as_dpop_jkt") or ""))
         issued = g.get("bff_as_issued_access_token")
         if family_id and issued:
             jti, exp = issued

@@ -96,6 +96,8 @@ class AuthServerSettings:
     session_lifetime: int = 8 * 3600
     logout_token_lifetime: int = 120
     backchannel_logout_timeout: float = 5.0
+    dpop_nonce: bool = False
+    """Require the server's nonce in DPoP proofs at the token endpoint (RFC 9449 section 8)."""
     users: tuple[User, ...] = ()
     clients: tuple[ClientConfig, ...] = ()
     login: LoginSettings = LoginSettings()
@@ -189,10 +191,17 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str],
         logout_token_lifetime=_positive_int(raw.get("logout_token_lifetime", 120),
                                             "logout_token_lifetime"),
         backchannel_logout_timeout=float(raw.get("backchannel_logout_timeout", 5.0)),
+        dpop_nonce=_boolean(raw.get("dpop_nonce", False), "dpop_nonce"),
         users=users,
         clients=clients,
         login=login,
     )
+
+
+def _boolean(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise SettingsError(f"{name} must be true or false, got {value!r}")
+    return value
 
 
 def _non_negative_int(value: Any, name: str) -> int:

@@ -117,6 +117,8 @@ class RefreshToken:
     state: str = "active"
     resources: str = ""
     """The resource indicators the grant covers (RFC 8707), space-separated."""
+    dpop_jkt: str = ""
+    """The DPoP key the token is bound to (RFC 9449 section 5): refreshing needs its proof."""
 
     def check_client(self, client: object) -> bool:
         return getattr(client, "client_id", None) == self.client_id
@@ -257,6 +259,17 @@ class AuthStore:
         # Entries older than the longest-lived one are trimmed: nothing they name is valid.
         oldest_ms = int((time.time() - REVOCATION_HORIZON) * 1000)
         pipe.xadd(STREAM_KEY, entry.fields(), minid=oldest_ms, approximate=False)
+
+    def first_use_of_proof(self, jkt: str, jti: str, ttl: int) -> bool:
+        """A DPoP proof is accepted once (RFC 9449 section 11.1), for as long as it could pass."""
+        return bool(self.redis.set(_k("dpop-jti", digest(f"{jkt}:{jti}")), "1", nx=True,
+                                   ex=ttl))
+
+    def dpop_nonce_secret(self, candidate: bytes) -> bytes:
+        """The secret every instance derives DPoP nonces from: the first one written wins."""
+        key = _k("dpop-nonce-secret")
+        self.redis.set(key, candidate, nx=True)
+        return bytes(self.redis.get(key) or candidate)
 
     def jti_revoked(self, jti: str) -> bool:
         return bool(self.redis.exists(_k("revoked-jti", jti)))

@@ -55,8 +55,12 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
 
     def get_extra_claims(self, client: Client, grant_type: str, user: Any,
                          scope: str) -> dict[str, Any]:
-        """The actor of an exchanged token (RFC 8693 section 4.1), when the grant names one."""
-        return dict(g.get("bff_as_extra_claims") or {})
+        """The actor of an exchanged token (RFC 8693 section 4.1), when the grant names one,
+        and the key a DPoP-bound token is bound to (RFC 9449 section 6.1)."""
+        claims = dict(g.get("bff_as_extra_claims") or {})
+        if g.get("bff_as_dpop_jkt"):
+            claims["cnf"] = {"jkt": g.bff_as_dpop_jkt}
+        return claims
 
     def get_auth_time(self, user: Any) -> int | None:
         if isinstance(user, Authenticated) and user.auth_time:
@@ -76,6 +80,8 @@ def token_generator(settings: AuthServerSettings, keys: KeyStore):
                  include_refresh_token=True):
         generator = AccessTokenGenerator(settings, request_signing_key(keys))
         token = generator(grant_type, client, user, scope, expires_in, include_refresh_token)
+        if g.get("bff_as_dpop_jkt"):
+            token["token_type"] = "DPoP"
         g.bff_as_issued_access_token = generator.issued
         return token
 

@@ -25,6 +25,7 @@ from flask import Blueprint, Response, g, jsonify, make_response, redirect, requ
 
 from bff.authserver.backchannel import BackchannelLogout
 from bff.authserver.discovery import metadata
+from bff.authserver.dpop import DpopBinding
 from bff.authserver.keys import KeyStore
 from bff.authserver.login import check_credentials
 from bff.authserver.logout_hint import honours_id_token_hint
@@ -100,9 +101,14 @@ def blueprint(rt: Runtime) -> Blueprint:
             return _login_form(rt, grant, session)
         return _issue_code(server, grant, user)
 
+    dpop = DpopBinding(settings, store)
+
     @bp.post("/token")
     def token() -> Response:
-        return server.create_token_response()
+        refused = dpop.check()
+        if refused is not None:
+            return refused
+        return dpop.finish(server.create_token_response())
 
     @bp.post("/revoke")
     def revoke() -> Response:

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, jsonify, request
 
+from bff.resource.dpop import InvalidDpopProof, UseDpopNonce
 from bff.resource.errors import (
     ConfigurationError,
     InsufficientScope,
@@ -26,6 +27,7 @@ from bff.resource.errors import (
     ResourceError,
 )
 from bff.resource.validation import AccessToken, TokenValidator
+from bff.sansio.dpop import ALGORITHMS as DPOP_ALGORITHMS
 
 EXTENSION = "bff.resource"
 #: Longer than any sane JWT; stops a huge header from reaching the JSON and base64 decoders.
@@ -53,15 +55,23 @@ def init_app(app: Flask, validator: TokenValidator, *, realm: str = "api") -> No
 
 def bearer_token(authorization: str | None) -> str:
     """The token in ``Authorization: Bearer``; another scheme counts as none (RFC 6750 §3.1)."""
+    scheme, token = presented_token(authorization)
+    if scheme != "bearer":
+        raise MissingToken()
+    return token
+
+
+def presented_token(authorization: str | None) -> tuple[str, str]:
+    """``("bearer" | "dpop", token)`` from ``Authorization``; another scheme counts as none."""
     if authorization is None or not authorization.strip():
         raise MissingToken()
     scheme, _, credentials = authorization.strip().partition(" ")
-    if scheme.lower() != "bearer":
+    if scheme.lower() not in ("bearer", "dpop"):
         raise MissingToken()
     token = credentials.strip()
     if not token or len(token) > MAX_TOKEN_LENGTH or not _B64TOKEN.fullmatch(token):
         raise InvalidRequest()
-    return token
+    return scheme.lower(), token
 
 
 def require_token(*scopes: str) -> Callable[[View], View]:
@@ -75,13 +85,15 @@ def require_token(*scopes: str) -> Callable[[View], View]:
         def protected(*args: Any, **kwargs: Any) -> Any:
             protection = _protection()
             try:
-                token = protection.validator.validate(
-                    bearer_token(request.headers.get("Authorization"))
-                )
+                scheme, presented = presented_token(request.headers.get("Authorization"))
+                token = protection.validator.validate_presented(
+                    scheme, presented, request.headers.getlist("DPoP"), request.method,
+                    request_uri(protection.validator.settings.public_base_url))
                 if not token.has_scopes(scopes):
                     raise InsufficientScope(scopes)
             except ResourceError as error:
-                return error_response(error, protection.realm)
+                return error_response(error, protection.realm,
+                                      dpop=_dpop_challenge(protection.validator))
             g.access_token = token
             return view(*args, **kwargs)
 
@@ -98,18 +110,34 @@ def current_token() -> AccessToken:
     return token
 
 
-def www_authenticate(error: ResourceError, realm: str) -> str:
-    """RFC 6750 §3: no ``error`` when no token was sent; ``scope`` names what is missing."""
+def request_uri(public_base_url: str | None) -> str:
+    """The URI a caller's DPoP proof names: this request's, on the public origin if set."""
+    if public_base_url is None:
+        return request.base_url
+    return public_base_url.rstrip("/") + request.path
+
+
+def _dpop_challenge(validator: TokenValidator) -> bool:
+    """Answer with a DPoP challenge when the request used DPoP or only DPoP is accepted."""
+    scheme = request.headers.get("Authorization", "").partition(" ")[0].lower()
+    return scheme == "dpop" or validator.settings.dpop == "required"
+
+
+def www_authenticate(error: ResourceError, realm: str, dpop: bool = False) -> str:
+    """RFC 6750 §3 (RFC 9449 section 7.1 for DPoP, with the algorithms accepted): no ``error``
+    when no token was sent; ``scope`` names what is missing."""
     parts = [f'realm="{realm}"']
     if error.code is not None:
         parts.append(f'error="{error.code}"')
         parts.append(f'error_description="{error.description}"')
     if isinstance(error, InsufficientScope):
         parts.append(f'scope="{" ".join(error.required)}"')
-    return "Bearer " + ", ".join(parts)
+    if dpop:
+        parts.append(f'algs="{" ".join(DPOP_ALGORITHMS)}"')
+    return ("DPoP " if dpop else "Bearer ") + ", ".join(parts)
 
 
-def error_response(error: ResourceError, realm: str) -> Response:
+def error_response(error: ResourceError, realm: str, dpop: bool = False) -> Response:
     body: dict[str, str] = {
         "error": error.code or "missing_token",
         "error_description": error.description,
@@ -120,7 +148,10 @@ def error_response(error: ResourceError, realm: str) -> Response:
     response.status_code = error.status
     response.headers["Cache-Control"] = "no-store"
     if error.status in (400, 401, 403):
-        response.headers["WWW-Authenticate"] = www_authenticate(error, realm)
+        response.headers["WWW-Authenticate"] = www_authenticate(
+            error, realm, dpop or isinstance(error, InvalidDpopProof | UseDpopNonce))
+    if isinstance(error, UseDpopNonce):
+        response.headers["DPoP-Nonce"] = error.nonce
     else:
         response.headers["Retry-After"] = "5"
     return response

@@ -44,6 +44,15 @@ class ValidatorSettings:
     http_timeout: float = 5.0
     required_actor: str | None = None
     """Accept only tokens obtained by token exchange by this client (RFC 8693 ``act.sub``)."""
+    dpop: str = "allowed"
+    """RFC 9449: ``allowed`` (bound tokens need their proof, bearer tokens pass), ``required``
+    (bearer tokens are refused) or ``off`` (the DPoP scheme is refused). A DPoP-bound token sent
+    as ``Bearer`` is refused in every mode (section 7.1)."""
+    public_base_url: str | None = None
+    """The scheme and host the callers use (``htu`` of their proofs) when a proxy in front
+    changes what this service sees; the request's own URL otherwise."""
+    dpop_nonce_secret: str | None = field(default=None, repr=False)
+    """Set to require this server's nonce in proofs (section 9), derived from the secret."""
 
     def __post_init__(self) -> None:
         _require_http_url("issuer", self.issuer)
@@ -67,6 +76,10 @@ class ValidatorSettings:
             raise ConfigurationError("jwks_refetch_interval must not be negative")
         if self.http_timeout <= 0:
             raise ConfigurationError("http_timeout must be positive")
+        if self.dpop not in ("off", "allowed", "required"):
+            raise ConfigurationError("dpop must be off, allowed or required")
+        if self.public_base_url is not None:
+            _require_http_url("public_base_url", self.public_base_url)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ keyed with the public key, or any key of its own (``jku``, ``jwk`` and ``x5u`` a
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -18,14 +19,18 @@ import requests
 from jwt import exceptions as jwt_errors
 
 from bff.resource.discovery import Discovery
+from bff.resource.dpop import InvalidDpopProof, ProofReplay, UseDpopNonce
 from bff.resource.errors import InvalidToken, ValidationUnavailable
 from bff.resource.fetching import FetchFailed, http_json_fetcher
 from bff.resource.introspection import Introspector, http_introspection_call
 from bff.resource.jwks import JwksCache, KeysUnavailable, UnknownKey
 from bff.resource.revocations import RevocationList
 from bff.resource.settings import IntrospectionSettings, ValidatorSettings
+from bff.sansio.dpop import DpopError, nonce_is_current, server_nonce, verify_proof
 
 log = logging.getLogger(__name__)
+
+PROOF_MAX_AGE = 300
 
 #: Claims no access token may lack, whatever ``required_claims`` says: no expiry means forever.
 ALWAYS_REQUIRED = ("iss", "aud", "exp", "sub")
@@ -114,7 +119,8 @@ class TokenValidator:
                  introspection: IntrospectionSettings | None = None,
                  keys: JwksCache | None = None, introspector: Introspector | None = None,
                  session: requests.Session | None = None,
-                 revocations: RevocationList | None = None) -> None:
+                 revocations: RevocationList | None = None,
+                 replay: ProofReplay | None = None) -> None:
         self.settings = settings
         self._session = session or requests.Session()
         self._fetch = http_json_fetcher(self._session, settings.http_timeout)
@@ -134,6 +140,9 @@ class TokenValidator:
             )
         self._introspector = introspector
         self._revocations = revocations
+        self._replay = replay or ProofReplay()
+        self._nonce_secret = (settings.dpop_nonce_secret.encode()
+                              if settings.dpop_nonce_secret else None)
         self._required_claims = list(dict.fromkeys((*settings.required_claims, *ALWAYS_REQUIRED)))
         self._accepted_typ = _media_type(settings.required_typ)
 
@@ -153,6 +162,37 @@ class TokenValidator:
                 raise ValidationUnavailable() from exc
             if not active:
                 raise InvalidToken("the access token is no longer active")
+        return access_token
+
+    def validate_presented(self, scheme: str, token: str, proofs: list[str], method: str,
+                           uri: str) -> AccessToken:
+        """A token as a request presents it (RFC 9449 section 7): ``DPoP`` with a proof of the
+        key the token is bound to, for this method and URI, used once; ``Bearer`` only for a
+        token that is not bound, and only where bearer tokens are allowed."""
+        access_token = self.validate(token)
+        cnf = access_token.claims.get("cnf")
+        jkt = cnf.get("jkt") if isinstance(cnf, Mapping) else None
+        if scheme == "bearer":
+            if jkt is not None:
+                raise InvalidToken("a DPoP-bound token must come with its proof (DPoP scheme)")
+            if self.settings.dpop == "required":
+                raise InvalidToken("only DPoP-bound tokens are accepted here")
+            return access_token
+        if self.settings.dpop == "off":
+            raise InvalidToken("the DPoP scheme is not accepted here")
+        if not isinstance(jkt, str):
+            raise InvalidToken("the token is not DPoP-bound (no cnf.jkt)")
+        now = time.time()
+        try:
+            proof = verify_proof(proofs, method=method, uri=uri, now=now, access_token=token,
+                                 expected_jkt=jkt)
+        except DpopError as exc:
+            raise InvalidDpopProof(exc.description) from None
+        if self._nonce_secret is not None and not nonce_is_current(self._nonce_secret,
+                                                                   proof.nonce, now):
+            raise UseDpopNonce(server_nonce(self._nonce_secret, now))
+        if not self._replay.first_use(proof.jkt, proof.jti, PROOF_MAX_AGE + 10):
+            raise InvalidDpopProof("this DPoP proof was used before")
         return access_token
 
     def _verify_offline(self, token: str) -> dict[str, Any]:
