@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bff.authserver.client_assertion import SIGNING_ALGORITHMS
 from bff.authserver.dpop import discovery_metadata as dpop_metadata
 from bff.authserver.grants import CLIENT_AUTH_METHODS
 from bff.authserver.keys import KeyStore
@@ -36,6 +37,9 @@ def metadata(settings: AuthServerSettings, keys: KeyStore) -> dict[str, Any]:
         "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
         "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
         "introspection_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": SIGNING_ALGORITHMS,
+        "revocation_endpoint_auth_signing_alg_values_supported": SIGNING_ALGORITHMS,
+        "introspection_endpoint_auth_signing_alg_values_supported": SIGNING_ALGORITHMS,
         "scopes_supported": list(settings.scopes_supported),
         "claims_supported": CLAIMS_SUPPORTED,
         "prompt_values_supported": ["none", "login"],

@@ -28,7 +28,7 @@ from bff.authserver.resources import (
 from bff.authserver.settings import AuthServerSettings
 from bff.authserver.store import AuthorizationCode, AuthStore, RefreshToken, new_secret
 
-CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 
 
 class S256CodeChallenge(CodeChallenge):

@@ -13,6 +13,7 @@ from flask import g
 from flask import request as flask_request
 
 from bff.authserver import endpoints, grants
+from bff.authserver.client_assertion import PrivateKeyJwt
 from bff.authserver.client_auth import authenticate_client_secret_basic
 from bff.authserver.keys import KeyStore
 from bff.authserver.models import Authenticated, Client
@@ -117,4 +118,6 @@ def build_server(settings: AuthServerSettings, store: AuthStore, keys: KeyStore)
     server.register_endpoint(endpoints.bind(endpoints.EndSessionEndpoint, keys=keys))
     server.register_extension(Issuer(settings.issuer))
     server.register_client_auth_method("client_secret_basic", authenticate_client_secret_basic)
+    server.register_client_auth_method(PrivateKeyJwt.CLIENT_AUTH_METHOD,
+                                       PrivateKeyJwt(settings, store))
     return server

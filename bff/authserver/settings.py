@@ -23,7 +23,8 @@ DEFAULT_KEY_DIR = "var/authserver/keys"
 OIDC_SCOPES = ("openid", "profile", "email", "offline_access", "roles")
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", "password",
                "urn:ietf:params:oauth:grant-type:token-exchange")
-AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 SigningAlg = Literal["RS256", "ES256"]
 
 
@@ -66,7 +67,9 @@ class ClientConfig:
     audience: str = ""
     trusted_first_party: bool = False
     introspection: bool = False
-    token_endpoint_auth_methods: tuple[str, ...] = AUTH_METHODS
+    token_endpoint_auth_methods: tuple[str, ...] = SECRET_METHODS
+    jwks: tuple[dict[str, Any], ...] = ()
+    """Public keys for ``private_key_jwt`` (RFC 7523), as `jwks = { keys = [...] }`."""
     resources: tuple[str, ...] = ()
     """Resource indicators (RFC 8707) the client may ask tokens for; each token's `aud`."""
     token_exchange_audiences: tuple[str, ...] = ()
@@ -256,8 +259,17 @@ def _client(raw: Mapping[str, Any], index: int, source: str) -> ClientConfig:
     if "client_secret" in raw:
         raise SettingsError(f"{where}: plaintext `client_secret` is not accepted; store "
                             "`client_secret_hash` (python -m bff.authserver.passwords)")
+    methods = _strings(raw.get("token_endpoint_auth_methods", list(SECRET_METHODS)), where)
+    for method in methods:
+        if method not in AUTH_METHODS:
+            raise SettingsError(f"{where}: unsupported token endpoint auth method {method!r}")
+    jwks = _client_jwks(raw.get("jwks"), where)
     secret_hash = raw.get("client_secret_hash", "")
-    if not is_password_hash(secret_hash):
+    if "private_key_jwt" in methods:
+        if len(methods) != 1 or secret_hash or not jwks:
+            raise SettingsError(f"{where}: a private_key_jwt client has `jwks`, no secret, and "
+                                "token_endpoint_auth_methods = [\"private_key_jwt\"] alone")
+    elif not is_password_hash(secret_hash):
         raise SettingsError(f"{where}: `client_secret_hash` is missing or not a hash made by "
                             "python -m bff.authserver.passwords")
     grant_types = _strings(raw.get("grant_types", ["authorization_code", "refresh_token"]),
@@ -278,10 +290,6 @@ def _client(raw: Mapping[str, Any], index: int, source: str) -> ClientConfig:
     backchannel = str(raw.get("backchannel_logout_uri", ""))
     if backchannel:
         _check_client_uri(backchannel, where)
-    methods = _strings(raw.get("token_endpoint_auth_methods", list(AUTH_METHODS)), where)
-    for method in methods:
-        if method not in AUTH_METHODS:
-            raise SettingsError(f"{where}: unsupported token endpoint auth method {method!r}")
     exchange = raw.get("token_exchange", {})
     if not isinstance(exchange, Mapping) or set(exchange) - {"audiences"}:
         raise SettingsError(f"{where}: token_exchange must be a table with `audiences`")
@@ -304,9 +312,23 @@ def _client(raw: Mapping[str, Any], index: int, source: str) -> ClientConfig:
         trusted_first_party=trusted,
         introspection=bool(raw.get("introspection", False)),
         token_endpoint_auth_methods=methods,
+        jwks=jwks,
         resources=resources,
         token_exchange_audiences=exchange_audiences,
     )
+
+
+def _client_jwks(raw: Any, where: str) -> tuple[dict[str, Any], ...]:
+    """Public signing keys only: a private member or a symmetric key is refused."""
+    if raw is None:
+        return ()
+    keys = raw.get("keys") if isinstance(raw, Mapping) else None
+    if not isinstance(keys, list) or not all(isinstance(k, Mapping) for k in keys):
+        raise SettingsError(f"{where}: jwks must be a table with a list of `keys`")
+    for key in keys:
+        if key.get("kty") not in ("EC", "RSA") or {"d", "p", "q", "k"} & set(key):
+            raise SettingsError(f"{where}: jwks holds public EC or RSA keys only")
+    return tuple(dict(k) for k in keys)
 
 
 def _check_client_uri(uri: str, where: str) -> None:

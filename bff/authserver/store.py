@@ -265,6 +265,11 @@ class AuthStore:
         return bool(self.redis.set(_k("dpop-jti", digest(f"{jkt}:{jti}")), "1", nx=True,
                                    ex=ttl))
 
+    def first_use_of_assertion(self, client_id: str, jti: str, ttl: int) -> bool:
+        """A client assertion (RFC 7523 section 3, point 7) is accepted once."""
+        return bool(self.redis.set(_k("assertion-jti", digest(f"{client_id}:{jti}")), "1",
+                                   nx=True, ex=ttl))
+
     def dpop_nonce_secret(self, candidate: bytes) -> bytes:
         """The secret every instance derives DPoP nonces from: the first one written wins."""
         key = _k("dpop-nonce-secret")

@@ -58,7 +58,7 @@ def actor_claim(client_id: str, subject_claims: dict[str, Any]) -> dict[str, Any
 
 class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):
     GRANT_TYPE = GRANT_TYPE
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
     settings: AuthServerSettings
     store: AuthStore
     keys: KeyStore

@@ -49,7 +49,7 @@ def test_discovery_lists_what_is_supported(server: AuthServer) -> None:
         "urn:ietf:params:oauth:grant-type:token-exchange"}
     assert doc["id_token_signing_alg_values_supported"] == ["RS256"]
     assert set(doc["token_endpoint_auth_methods_supported"]) == {
-        "client_secret_basic", "client_secret_post"}
+        "client_secret_basic", "client_secret_post", "private_key_jwt"}
     assert {"openid", "profile", "email", "orders:read"} <= set(doc["scopes_supported"])
     assert doc["authorization_response_iss_parameter_supported"] is True
     assert doc["backchannel_logout_supported"] is True
