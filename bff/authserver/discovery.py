@@ -53,5 +53,7 @@ def metadata(settings: AuthServerSettings, keys: KeyStore) -> dict[str, Any]:
         # RFC 8707 defines no metadata; some providers use this name, and `bff check-config`
         # reads it.
         "resource_indicators_supported": True,
+        "pushed_authorization_request_endpoint": f"{issuer}/par",
+        "require_pushed_authorization_requests": settings.require_pushed_authorization_requests,
         **dpop_metadata(),
     }

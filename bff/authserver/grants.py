@@ -19,6 +19,7 @@ from flask import request as flask_request
 
 from bff.authserver.login import check_credentials
 from bff.authserver.models import Authenticated, Client, is_api_scope, limit_to_user
+from bff.authserver.par import InvalidRequestUri, PushedPayload
 from bff.authserver.resources import (
     InvalidTargetError,
     asked_resources,
@@ -74,6 +75,13 @@ class AuthorizationCodeGrant(ResourceBound, grants.AuthorizationCodeGrant):
     store: AuthStore
 
     def validate_authorization_request(self) -> str:
+        pushed = isinstance(self.request.payload, PushedPayload)
+        client_id = self.request.payload.client_id
+        config = self.settings.client(client_id) if client_id else None
+        if not pushed and (self.settings.require_pushed_authorization_requests or (
+                config is not None and config.require_pushed_authorization_requests)):
+            raise InvalidRequestError("This client must push its authorization requests "
+                                      "(RFC 9126).")
         redirect_uri = super().validate_authorization_request()
         client: Client = self.request.client
         try:
@@ -104,6 +112,10 @@ class AuthorizationCodeGrant(ResourceBound, grants.AuthorizationCodeGrant):
             nonce=data.get("nonce", "") or "",
             resources=" ".join(dict.fromkeys(asked_resources(request.payload.datalist))),
         )
+        payload = request.payload
+        if isinstance(payload, PushedPayload) and \
+                not self.store.spend_pushed_request(payload.request_uri):
+            raise InvalidRequestUri("This login link was already used.")
         self.store.save_code(code, record, self.settings.code_lifetime)
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:

@@ -17,6 +17,7 @@ from bff.authserver.client_assertion import PrivateKeyJwt
 from bff.authserver.client_auth import authenticate_client_secret_basic
 from bff.authserver.keys import KeyStore
 from bff.authserver.models import Authenticated, Client
+from bff.authserver.par import pushed_payload
 from bff.authserver.settings import AuthServerSettings
 from bff.authserver.store import AuthStore, RefreshToken, digest, new_secret
 from bff.authserver.token_exchange import bind_exchange
@@ -27,12 +28,14 @@ class PublicRequest(OAuth2Request):
     """The Flask request as seen from the issuer's public URL (behind a TLS-terminating proxy
     the socket says http, but the issuer, which the settings force to https, is the truth)."""
 
-    def __init__(self, issuer: str) -> None:
+    def __init__(self, issuer: str, store: AuthStore) -> None:
         query = flask_request.query_string.decode("latin-1")
         uri = issuer + flask_request.path + (f"?{query}" if query else "")
         super().__init__(method=flask_request.method, uri=uri, headers=flask_request.headers)
         self._request = flask_request
-        self.payload = FlaskOAuth2Payload(flask_request)
+        pushed = pushed_payload(store, flask_request.args) \
+            if flask_request.path.endswith("/authorize") else None
+        self.payload = pushed or FlaskOAuth2Payload(flask_request)
 
     @property
     def args(self) -> Any:
@@ -67,7 +70,10 @@ class Server(AuthorizationServer):
         return self._clients.get(client_id)
 
     def create_oauth2_request(self, request: Any) -> OAuth2Request:
-        return PublicRequest(self.settings.issuer)
+        return PublicRequest(self.settings.issuer, self.store)
+
+    def client_auth_methods(self) -> list[str]:
+        return list(grants.CLIENT_AUTH_METHODS)
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         """Remember what a grant issued: the refresh token (hashed) in its family, the access

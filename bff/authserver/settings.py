@@ -68,6 +68,8 @@ class ClientConfig:
     trusted_first_party: bool = False
     introspection: bool = False
     token_endpoint_auth_methods: tuple[str, ...] = SECRET_METHODS
+    require_pushed_authorization_requests: bool = False
+    """RFC 9126 section 6: /authorize accepts this client's requests only when pushed."""
     jwks: tuple[dict[str, Any], ...] = ()
     """Public keys for ``private_key_jwt`` (RFC 7523), as `jwks = { keys = [...] }`."""
     resources: tuple[str, ...] = ()
@@ -99,6 +101,8 @@ class AuthServerSettings:
     session_lifetime: int = 8 * 3600
     logout_token_lifetime: int = 120
     backchannel_logout_timeout: float = 5.0
+    require_pushed_authorization_requests: bool = False
+    """Every client must push its authorization requests (RFC 9126 section 5)."""
     dpop_nonce: bool = False
     """Require the server's nonce in DPoP proofs at the token endpoint (RFC 9449 section 8)."""
     users: tuple[User, ...] = ()
@@ -195,6 +199,9 @@ def settings_from_mapping(raw: Mapping[str, Any], env: Mapping[str, str],
                                             "logout_token_lifetime"),
         backchannel_logout_timeout=float(raw.get("backchannel_logout_timeout", 5.0)),
         dpop_nonce=_boolean(raw.get("dpop_nonce", False), "dpop_nonce"),
+        require_pushed_authorization_requests=_boolean(
+            raw.get("require_pushed_authorization_requests", False),
+            "require_pushed_authorization_requests"),
         users=users,
         clients=clients,
         login=login,
@@ -313,6 +320,9 @@ def _client(raw: Mapping[str, Any], index: int, source: str) -> ClientConfig:
         introspection=bool(raw.get("introspection", False)),
         token_endpoint_auth_methods=methods,
         jwks=jwks,
+        require_pushed_authorization_requests=_boolean(
+            raw.get("require_pushed_authorization_requests", False),
+            f"{where} require_pushed_authorization_requests"),
         resources=resources,
         token_exchange_audiences=exchange_audiences,
     )

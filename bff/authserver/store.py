@@ -265,6 +265,22 @@ class AuthStore:
         return bool(self.redis.set(_k("dpop-jti", digest(f"{jkt}:{jti}")), "1", nx=True,
                                    ex=ttl))
 
+    def save_pushed_request(self, request_uri: str, client_id: str,
+                            pairs: list[tuple[str, str]], ttl: int) -> None:
+        self.redis.set(_k("par", digest(request_uri)),
+                       json.dumps({"client_id": client_id, "params": pairs}), ex=ttl)
+
+    def pushed_request(self, request_uri: str) -> tuple[str, list[tuple[str, str]]] | None:
+        raw = self.redis.get(_k("par", digest(request_uri)))
+        if raw is None:
+            return None
+        record = json.loads(raw)
+        return record["client_id"], [(str(k), str(v)) for k, v in record["params"]]
+
+    def spend_pushed_request(self, request_uri: str) -> bool:
+        """True for the one authorization that uses it (RFC 9126 section 7.3: single use)."""
+        return bool(self.redis.delete(_k("par", digest(request_uri))))
+
     def first_use_of_assertion(self, client_id: str, jti: str, ttl: int) -> bool:
         """A client assertion (RFC 7523 section 3, point 7) is accepted once."""
         return bool(self.redis.set(_k("assertion-jti", digest(f"{client_id}:{jti}")), "1",

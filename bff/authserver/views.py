@@ -31,6 +31,7 @@ from bff.authserver.login import check_credentials
 from bff.authserver.logout_hint import honours_id_token_hint
 from bff.authserver.models import Authenticated
 from bff.authserver.pages import error_page, logged_out_page, login_page, logout_confirm_page
+from bff.authserver.par import push
 from bff.authserver.server import Server
 from bff.authserver.settings import AuthServerSettings
 from bff.authserver.store import AuthStore, ProviderSession
@@ -109,6 +110,10 @@ def blueprint(rt: Runtime) -> Blueprint:
         if refused is not None:
             return refused
         return dpop.finish(server.create_token_response())
+
+    @bp.post("/par")
+    def pushed_authorization_request() -> Response:
+        return push(server, store)
 
     @bp.post("/revoke")
     def revoke() -> Response:

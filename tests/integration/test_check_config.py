@@ -42,7 +42,7 @@ def test_ready_configuration_reports_each_check_and_exits_0(
     assert f"issuer {demo_stack.issuer}" in lines[2]
     assert "logout revokes refresh tokens at" in lines[3]
     assert f"{CLIENT_ID} authenticates with client_secret_basic" in lines[4]
-    assert "authorization requests travel in the browser's URL" in lines[5]
+    assert "pushed authorization requests to" in lines[5]
     assert "bearer tokens (BFF_DPOP=off)" in lines[6]
     assert "signing key(s)" in lines[7]
     assert "ready to serve" in result.stderr

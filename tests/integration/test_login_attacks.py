@@ -7,6 +7,7 @@ features they must not break: two tabs at once, ``prompt=none`` and ``prompt=log
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -16,8 +17,21 @@ from tests.integration.session_support import (
     KnownStack,
     bff_cookie,
     record_of,
+    start_known_stack,
 )
-from tests.support import XHR, log_in, parse_form
+from tests.support import XHR, RedisServer, log_in, parse_form
+
+
+@pytest.fixture(scope="module")
+def stack(redis_server: RedisServer) -> Iterator[KnownStack]:
+    """The demo with pushed authorization requests off: these attacks read and tamper with the
+    authorization request in the browser's URL, where it travels only without PAR (with PAR
+    there is nothing there to tamper with: tests/integration/test_authserver_par.py)."""
+    known = start_known_stack(redis_server, {"BFF_PAR": "off"})
+    try:
+        yield known
+    finally:
+        known.stop()
 
 
 def start(browser: requests.Session, bff_url: str, **params: str) -> str:
