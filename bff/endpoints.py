@@ -15,7 +15,11 @@ from bff.logins import PendingLogin, binding_digest, minted_binding, new_binding
 from bff.runtime import current_session, runtime
 from bff.sansio.devices import describe_device
 from bff.sansio.keyspace import logout_token_key
-from bff.sansio.oidc_rules import authorization_response_problem, session_claims
+from bff.sansio.oidc_rules import (
+    INVALID_TARGET_HINT,
+    authorization_response_problem,
+    session_claims,
+)
 from bff.sansio.refresh import token_set
 from bff.sansio.security import csrf_problem, is_cross_site_navigation, is_safe_return_url
 from bff.sessions import Session, clear_session_cookie, set_session_cookie
@@ -128,8 +132,7 @@ def _provider_error(error: str, description: str | None) -> str:
     if description:
         text += f" ({printable(description)})"
     if error == "invalid_target":
-        text += (". It refused a resource indicator the API routes name (RFC 8707): each route's"
-                 " `resource` must be registered for this client at the provider")
+        text += f". {INVALID_TARGET_HINT}"
     return text + "."
 
 

@@ -29,6 +29,7 @@ from bff.errors import LoginFailed, LoginRequired, ProviderUnavailable, TokenUna
 from bff.resource.fetching import http_json_fetcher
 from bff.resource.jwks import JwksCache, KeysUnavailable, UnknownKey
 from bff.sansio.oidc_rules import (
+    INVALID_TARGET_HINT,
     DpopUnavailable,
     NoUsableClientAuth,
     ParUnavailable,
@@ -268,8 +269,9 @@ class OidcClient:
             error = answer.get("error") if isinstance(answer, dict) else None
             log.warning("pushed authorization request refused: %s (HTTP %d)",
                         error or "no request_uri", response.status_code)
+            hint = f" {INVALID_TARGET_HINT}." if error == "invalid_target" else ""
             raise LoginFailed(f"The identity provider refused the login request "
-                              f"({error or response.status_code}).")
+                              f"({error or response.status_code}).{hint}")
         query = urlencode({"client_id": self._settings.client_id, "request_uri": request_uri})
         return f"{meta.authorization_endpoint}?{query}"
 

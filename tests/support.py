@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import redis
 import requests
@@ -209,3 +209,19 @@ def log_in(browser: requests.Session, bff_url: str, username: str, password: str
 
 
 XHR = {"X-CSRF": "1"}
+
+
+def asked_of_provider(location: str, provider_redis: redis.Redis) -> dict[str, list[str]]:
+    """The authorization request the BFF made: the browser URL's parameters, or, for a pushed
+    request (RFC 9126), what the reference provider holds for its ``request_uri``."""
+    from bff.authserver.store import AuthStore
+
+    params = parse_qs(urlsplit(location).query)
+    if "request_uri" not in params:
+        return params
+    pushed = AuthStore(provider_redis).pushed_request(params["request_uri"][0])
+    assert pushed is not None, "the provider holds no such pushed request"
+    asked: dict[str, list[str]] = {}
+    for name, value in pushed[1]:
+        asked.setdefault(name, []).append(value)
+    return asked

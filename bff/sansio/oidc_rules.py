@@ -54,6 +54,10 @@ def choose_client_auth(advertised: Iterable[str] | None, forced: str | None,
         "BFF_CLIENT_KEY for private_key_jwt)")
 
 
+INVALID_TARGET_HINT = ("It refused a resource indicator the API routes name (RFC 8707): each "
+                       "route's `resource` must be registered for this client at the provider")
+
+
 class DpopUnavailable(ValueError):
     """DPoP is required but the provider does not offer it for the BFF's key algorithm."""
 

@@ -9,7 +9,6 @@ import json
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
@@ -25,7 +24,7 @@ from tests.integration.scale_support import (
     session_record,
     stack_running,
 )
-from tests.support import XHR, RedisServer, log_in
+from tests.support import XHR, RedisServer, asked_of_provider, log_in
 
 ORDERS = "http://localhost:8002"
 STOCK = "http://localhost:8003"
@@ -68,10 +67,11 @@ def bearer_seen(browser: requests.Session, url: str) -> dict[str, object]:
     return {"token": token, **jwt.decode(token, options={"verify_signature": False})}
 
 
-def test_the_login_asks_the_provider_for_every_resource_the_routes_name(stack: Stack) -> None:
+def test_the_login_asks_the_provider_for_every_resource_the_routes_name(
+        stack: Stack, redis_server: RedisServer) -> None:
     start = requests.get(f"{stack.bff_url}/bff/login", allow_redirects=False)
-    asked = parse_qs(urlsplit(start.headers["Location"]).query).get("resource", [])
-    assert sorted(asked) == sorted(resources(stack))
+    asked = asked_of_provider(start.headers["Location"], redis_server.client())
+    assert sorted(asked["resource"]) == sorted(resources(stack))
 
 
 def test_each_upstream_receives_a_token_for_itself_alone(stack: Stack) -> None:

@@ -8,7 +8,7 @@ import time
 import requests
 
 from tests.integration.proxy.harness import Stack
-from tests.support import XHR
+from tests.support import XHR, RedisServer, asked_of_provider
 
 
 def call(stack: Stack, path: str, cookie: str, **headers: str) -> requests.Response:
@@ -55,13 +55,14 @@ def test_a_fresh_login_passes(stack: Stack) -> None:
     assert call(stack, "/api/fresh/x", cookie).status_code == 200
 
 
-def test_the_reauthentication_link_asks_the_provider_for_a_fresh_login(stack: Stack) -> None:
+def test_the_reauthentication_link_asks_the_provider_for_a_fresh_login(
+        stack: Stack, redis_server: RedisServer) -> None:
     answer = requests.get(f"{stack.url}/bff/login", params={
         "returnUrl": "/stock", "prompt": "login", "max_age": "60"}, allow_redirects=False,
         timeout=10)
     assert answer.status_code == 302
-    location = answer.headers["Location"]
-    assert "prompt=login" in location and "max_age=60" in location
+    asked = asked_of_provider(answer.headers["Location"], redis_server.client())
+    assert asked["prompt"] == ["login"] and asked["max_age"] == ["60"]
 
 
 def test_a_malformed_max_age_on_login_is_refused(stack: Stack) -> None:
