@@ -59,7 +59,7 @@ def _demo_api(args: argparse.Namespace) -> int:
         stock = StockCheck(args.inventory_url,
                            ServiceClient(args.issuer, args.client_id, secret))
     serve_demo_api(args.issuer, args.port, audience=args.audience, stock=stock,
-                   revocations=_revocations(args))
+                   revocations=_revocations(args), dpop=args.dpop)
     return 0
 
 
@@ -205,6 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--client-id", default="orders-api",
                      help="the orders API's client id for token exchange")
     api.add_argument("--revocations-redis-url", help=REVOCATIONS_HELP)
+    api.add_argument("--dpop", choices=["off", "allowed", "required"], default="allowed",
+                     help="DPoP-bound tokens (RFC 9449): required refuses bearer tokens")
     api.set_defaults(func=_demo_api)
 
     inventory = sub.add_parser("demo-inventory", help="run the demo inventory API")

@@ -22,7 +22,7 @@ import requests
 from authlib.common.security import generate_token
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
-from authlib.oauth2.rfc7523 import PrivateKeyJWT
+from authlib.oauth2.rfc7523 import PrivateKeyJWT, private_key_jwt_sign
 
 from bff import metrics, tracing
 from bff.errors import LoginFailed, LoginRequired, ProviderUnavailable, TokenUnavailable
@@ -52,6 +52,7 @@ DISCOVERY_TTL = 3600.0
 CLOCK_LEEWAY = 60
 LOGOUT_TOKEN_MAX_AGE = 300
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+ASSERTION_LIFETIME = 60
 TOKEN_REQUEST_HEADERS = {"Accept": "application/json",
                          "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"}
 OIDC_SCOPES = frozenset({"openid", "profile", "email", "address", "phone", "offline_access",
@@ -215,7 +216,7 @@ class OidcClient:
         if key is not None:
             # RFC 7523 section 3 and its clarification (draft-ietf-oauth-rfc7523bis): the
             # assertion's audience is the issuer identifier, whichever endpoint receives it.
-            session.register_client_auth_method(PrivateKeyJWT(
+            session.register_client_auth_method(ShortLivedPrivateKeyJWT(
                 token_endpoint=self._settings.issuer, headers={"kid": key.kid}, alg=key.alg))
         return session
 
@@ -533,6 +534,17 @@ class OidcClient:
             params["logout_hint"] = logout_hint
         separator = "&" if "?" in endpoint else "?"
         return f"{endpoint}{separator}{urlencode(params)}"
+
+
+class ShortLivedPrivateKeyJWT(PrivateKeyJWT):
+    """Authlib's ``private_key_jwt``, with assertions that live one minute instead of an hour
+    (servers may refuse long-lived ones) and a fresh ``jti`` each time: Authlib would keep the
+    first one in a shared claims dict, and a retried request would replay it."""
+
+    def sign(self, auth: Any, token_endpoint: str) -> str:
+        return private_key_jwt_sign(auth.client_secret, client_id=auth.client_id,
+                                    token_endpoint=token_endpoint, alg=self.alg,
+                                    header=self.headers, expires_in=ASSERTION_LIFETIME)
 
 
 def _secret_basic(client: Any, method: str, uri: str, headers: dict[str, str], body: str

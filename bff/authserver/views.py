@@ -87,8 +87,11 @@ def blueprint(rt: Runtime) -> Blueprint:
             return _authorization_error(settings, error)
         if request.method == "POST":
             return _login_submit(rt, grant, session)
-        prompts = (request.args.get("prompt") or "").split()
-        state = request.args.get("state")
+        # The request's own parameters: the pushed ones for a pushed request (RFC 9126), never
+        # whatever else the URL carries beside its request_uri.
+        asked = grant.request.payload.data
+        prompts = (asked.get("prompt") or "").split()
+        state = asked.get("state")
         if "none" in prompts:
             if len(prompts) > 1:
                 return _authorization_error(settings, InvalidRequestError(
@@ -98,7 +101,7 @@ def blueprint(rt: Runtime) -> Blueprint:
                 return _authorization_error(settings, LoginRequiredError(
                     redirect_uri=grant.redirect_uri, state=state))
             return _issue_code(server, grant, user)
-        if user is None or "login" in prompts or _too_old(user, request.args.get("max_age")):
+        if user is None or "login" in prompts or _too_old(user, asked.get("max_age")):
             return _login_form(rt, grant, session)
         return _issue_code(server, grant, user)
 

@@ -169,14 +169,15 @@ class StockUnavailable(Exception):
 def create_app(issuer: str, audience: str = "demo-api",
                introspection: IntrospectionSettings | None = None,
                stock: StockCheck | None = None,
-               revocations: RevocationList | None = None) -> Flask:
+               revocations: RevocationList | None = None, dpop: str = "allowed") -> Flask:
     """The orders API trusting tokens from ``issuer`` made for ``audience``; with ``stock``, an
     order is placed only when the inventory has enough; with ``revocations``, tokens the
     provider revoked are refused at once."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     validator = TokenValidator(
-        ValidatorSettings(issuer=issuer, audience=audience), introspection=introspection,
+        ValidatorSettings(issuer=issuer, audience=audience, dpop=dpop),
+        introspection=introspection,
         revocations=revocations,
     )
     init_app(app, validator, realm=audience)

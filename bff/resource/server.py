@@ -20,13 +20,13 @@ def make_demo_server(issuer: str, port: int, audience: str = "demo-api") -> Base
 
 def serve_demo_api(issuer: str, port: int, audience: str = "demo-api",
                    stock: StockCheck | None = None,
-                   revocations: RevocationList | None = None) -> None:
+                   revocations: RevocationList | None = None, dpop: str = "allowed") -> None:
     """Serves until SIGTERM or SIGINT, then lets requests in flight finish and returns."""
     from bff.serving import serve
 
     log.info("demo API accepting tokens from %s for %s%s", issuer, audience,
              "; orders are checked against the inventory" if stock else "")
-    serve(create_app(issuer, audience, stock=stock, revocations=revocations), port,
+    serve(create_app(issuer, audience, stock=stock, revocations=revocations, dpop=dpop), port,
           name="demo API",
           request_handler=WSGIRequestHandler)
 

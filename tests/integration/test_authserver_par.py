@@ -94,6 +94,22 @@ def test_parameters_beside_the_request_uri_are_ignored(server: AuthServer) -> No
     assert redirect_params(back)["state"] != "attacker"
 
 
+def test_prompt_and_max_age_come_from_the_pushed_request_only(server: AuthServer) -> None:
+    browser = requests.Session()
+    first = push(server, Pkce()).json()["request_uri"]
+    page = authorize_pushed(server, browser, first)
+    redirect_params(submit_login(browser, server.url, login_form(page), "alice", "wonderland"))
+    silent = push(server, Pkce()).json()["request_uri"]
+    assert "code" in redirect_params(authorize_pushed(server, browser, silent)), \
+        "signed in at the provider: no form"
+    fresh = push(server, Pkce(), prompt="login").json()["request_uri"]
+    assert authorize_pushed(server, browser, fresh).status_code == 200, "the pushed prompt"
+    smuggled = push(server, Pkce()).json()["request_uri"]
+    page = authorize_pushed(server, requests.Session(), smuggled, prompt="none")
+    assert page.status_code == 200 and "login_required" not in page.text, \
+        "a prompt beside the request_uri is ignored"
+
+
 @pytest.mark.parametrize(("attack", "client", "overrides", "error"), [
     ("unauthenticated_push", None, {}, "invalid_client"),
     ("wrong_secret", ("bff-demo", "nope"), {}, "invalid_client"),

@@ -6,13 +6,16 @@ revocation, end-session, and a key rotation seen through jose's cached remote JW
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 
+from bff.signing_keys import generate_signing_key
 from tests.integration.authserver_support import (
     AWKWARD_SECRET,
     BFF_SECRET,
@@ -28,6 +31,7 @@ from tests.interop.node_support import LineDriver, npm_installed
 from tests.support import RedisServer
 
 SCOPE = "openid profile email offline_access orders:read"
+NODE_KEY = generate_signing_key()
 POST_LOGOUT = "http://localhost:8000/"
 
 
@@ -186,3 +190,52 @@ def test_key_rotation_seen_by_a_cached_remote_jwks(
         assert answer["ok"] is accepted, answer
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def fapi_server(redis_server: RedisServer) -> Iterator[AuthServer]:
+    """A client with no secret that must push, on a server that requires DPoP nonces."""
+    public_jwk = ", ".join(f"{k} = {json.dumps(v)}" for k, v in NODE_KEY.public_jwk().items())
+    client = f"""
+[[clients]]
+client_id = "node-fapi"
+redirect_uris = ["{REDIRECT_URI}"]
+grant_types = ["authorization_code", "refresh_token"]
+scopes = ["openid", "profile", "offline_access", "orders:read"]
+audience = "demo-api"
+token_endpoint_auth_methods = ["private_key_jwt"]
+jwks = {{ keys = [{{ {public_jwk} }}] }}
+require_pushed_authorization_requests = true
+"""
+    started = start_authserver(redis_server.url,
+                               config=config_text(extra="dpop_nonce = true") + client)
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+def test_openid_client_with_private_key_jwt_par_and_dpop(driver: LineDriver,
+                                                         fapi_server: AuthServer) -> None:
+    """openid-client's own PAR, private_key_jwt and DPoP (with the server's nonces) against the
+    reference provider: the tokens come back bound to openid-client's key, and refresh with it."""
+    fapi = {"issuer": fapi_server.issuer, "clientId": "node-fapi", "auth": "private_key_jwt",
+            "privateJwk": NODE_KEY.private_jwk(), "dpop": "alice-1"}
+    start = ok(driver.call("par_authorize_url", **fapi, redirectUri=REDIRECT_URI,
+                           scope="openid profile offline_access orders:read"))
+    assert set(parse_qs(urlsplit(start["url"]).query)) == {"client_id", "request_uri"}
+    browser = requests.Session()
+    page = browser.get(start["url"], allow_redirects=False)
+    back = submit_login(browser, fapi_server.url, login_form(page), "alice", "wonderland")
+    tokens = ok(driver.call("dpop_exchange", **fapi, callbackUrl=back.headers["Location"],
+                            verifier=start["verifier"], state=start["state"],
+                            nonce=start["nonce"]))["tokens"]
+    assert tokens["token_type"].lower() == "dpop"
+    claims = fapi_server.verify(tokens["access_token"], "demo-api")
+    assert set(claims["cnf"]) == {"jkt"}
+    refreshed = ok(driver.call("dpop_refresh", **fapi,
+                               refreshToken=tokens["refresh_token"]))["tokens"]
+    assert fapi_server.verify(refreshed["access_token"], "demo-api")["cnf"] == claims["cnf"]
+    stolen = driver.call("dpop_refresh", **{**fapi, "dpop": "thief"},
+                         refreshToken=refreshed["refresh_token"])
+    assert not stolen["ok"] and stolen["error"] == "invalid_grant", stolen

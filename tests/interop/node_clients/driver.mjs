@@ -6,20 +6,61 @@ import * as client from 'openid-client';
 import * as jose from 'jose';
 import { createInterface } from 'node:readline';
 
-const state = { configs: new Map(), jwks: new Map() };
+const state = { configs: new Map(), jwks: new Map(), dpop: new Map() };
 
-async function configFor({ issuer, clientId, clientSecret, auth }) {
+async function clientAuth({ auth, clientSecret, privateJwk }) {
+  if (auth === 'private_key_jwt') {
+    const key = await jose.importJWK(privateJwk, privateJwk.alg ?? 'ES256');
+    return client.PrivateKeyJwt({ key, kid: privateJwk.kid });
+  }
+  return auth === 'client_secret_post'
+    ? client.ClientSecretPost(clientSecret) : client.ClientSecretBasic(clientSecret);
+}
+
+async function configFor(req) {
+  const { issuer, clientId, auth } = req;
   const key = `${issuer}|${clientId}|${auth}`;
   if (!state.configs.has(key)) {
-    const method = auth === 'client_secret_post'
-      ? client.ClientSecretPost(clientSecret) : client.ClientSecretBasic(clientSecret);
-    state.configs.set(key, await client.discovery(new URL(issuer), clientId, undefined, method,
-      { execute: [client.allowInsecureRequests] }));
+    state.configs.set(key, await client.discovery(new URL(issuer), clientId, undefined,
+      await clientAuth(req), { execute: [client.allowInsecureRequests] }));
   }
   return state.configs.get(key);
 }
 
+// One DPoP key pair per name the test gives, so a refresh can prove the same key.
+async function dpopFor(config, name) {
+  if (!state.dpop.has(name)) state.dpop.set(name, await client.randomDPoPKeyPair('ES256'));
+  return client.getDPoPHandle(config, state.dpop.get(name));
+}
+
 const ops = {
+  // The FAPI 2.0-style client: private_key_jwt, a pushed authorization request, DPoP.
+  async par_authorize_url(req) {
+    const config = await configFor(req);
+    const verifier = client.randomPKCECodeVerifier();
+    const state_ = client.randomState();
+    const nonce = client.randomNonce();
+    const url = await client.buildAuthorizationUrlWithPAR(config, {
+      redirect_uri: req.redirectUri, scope: req.scope, state: state_, nonce,
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    }, { DPoP: await dpopFor(config, req.dpop) });
+    return { url: url.href, verifier, state: state_, nonce };
+  },
+  async dpop_exchange(req) {
+    const config = await configFor(req);
+    const tokens = await client.authorizationCodeGrant(config, new URL(req.callbackUrl), {
+      pkceCodeVerifier: req.verifier, expectedState: req.state, expectedNonce: req.nonce,
+      idTokenExpected: true,
+    }, undefined, { DPoP: await dpopFor(config, req.dpop) });
+    return { tokens: { ...tokens } };
+  },
+  async dpop_refresh(req) {
+    const config = await configFor(req);
+    const tokens = await client.refreshTokenGrant(config, req.refreshToken, undefined,
+      { DPoP: await dpopFor(config, req.dpop) });
+    return { tokens: { ...tokens } };
+  },
   async discover(req) {
     return { metadata: (await configFor(req)).serverMetadata() };
   },
