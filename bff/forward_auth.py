@@ -5,6 +5,8 @@ The edge asks "may this request pass, and with which ``Authorization``?" and pas
 original request as ``X-Forwarded-Method`` and ``X-Forwarded-Uri`` (Traefik's names), with the
 browser's own headers (cookie, ``Origin``, ``Sec-Fetch-Site``, ``X-CSRF``). Those are believed
 only from an address in ``BFF_TRUSTED_PROXIES``; anyone else gets 403 and nothing is read.
+``X-Forwarded-Upgrade: websocket`` (the edge's ``$http_upgrade``) marks a WebSocket handshake:
+allowed only on routes with ``websocket = true``, with the exact ``Origin`` as anti-forgery.
 Then exactly the ``/api`` rules apply: the route table on the canonical form of the original
 path, anti-forgery, scopes, claims, login freshness and the refresh single-flight. The answer
 is 200 with ``Authorization: Bearer ...`` for the edge to copy upstream, never cacheable, and
@@ -35,7 +37,10 @@ def authorize_for_the_edge() -> Response:
     if not original.startswith("/") or original.startswith("//"):
         raise BadRequest("X-Forwarded-Uri must be the original request's path and query.")
     path = urlsplit(original).path or "/"
-    match = authorized_route(path, method)
+    websocket = request.headers.get("X-Forwarded-Upgrade", "").lower() == "websocket"
+    if websocket and method != "GET":
+        raise BadRequest("A WebSocket upgrade is a GET.")
+    match = authorized_route(path, method, websocket=websocket)
     _, credential = credentials_for(match.route)
     response = Response(status=200)
     # The proof names the URL the edge forwards to: the route's upstream and the rest.

@@ -23,6 +23,7 @@ from bff import metrics, tracing
 from bff.errors import (
     BffError,
     CsrfRejected,
+    Forbidden,
     InsufficientClaims,
     InsufficientScope,
     LoginRequired,
@@ -52,7 +53,7 @@ from bff.sansio.proxy_rules import (
     upstream_headers,
 )
 from bff.sansio.refresh import Credential
-from bff.sansio.security import csrf_problem, is_safe_return_url
+from bff.sansio.security import csrf_problem, is_safe_return_url, websocket_problem
 from bff.sessions import Session
 from bff.settings import HTTP_METHODS, Route
 from bff.signing_keys import dpop_proof
@@ -277,18 +278,22 @@ def _method_refused(route: Route, method: str) -> MethodNotAllowed:
                             headers={"Allow": ", ".join(route.methods)})
 
 
-def authorized_route(raw_path: str, method: str) -> RouteMatch:
+def authorized_route(raw_path: str, method: str, websocket: bool = False) -> RouteMatch:
     """The route that serves a request, after the checks every way to an upstream makes
-    (``/api`` and forward-auth alike): anti-forgery, a route for the canonical path, a method
+    (``/api`` and forward-auth alike): anti-forgery (for a WebSocket upgrade, the exact
+    ``Origin``, and a route that accepts WebSockets), a route for the canonical path, a method
     the route allows."""
     rt = runtime()
-    problem = csrf_problem(request.headers, rt.settings.origin)
+    problem = (websocket_problem if websocket else csrf_problem)(request.headers,
+                                                                 rt.settings.origin)
     if problem:
         raise CsrfRejected(f"Refused: {problem}.")
     match = rt.routes.match(raw_path)
     if match is None:
         raise NotFound(f"No API route serves {raw_path}.")
     g.route_prefix = match.route.prefix
+    if websocket and not match.route.websocket:
+        raise Forbidden(f"{match.route.prefix} does not accept WebSockets.")
     if method not in match.route.methods:
         raise _method_refused(match.route, method)
     return match

@@ -104,6 +104,9 @@ class Route:
     request_headers: tuple[str, ...] = setting((),
         doc='Browser request headers this upstream needs beyond the built-in allow-list '
         '(docs/routes.md), e.g. `["X-Tenant"]`.')
+    websocket: bool = setting(False,
+        doc='WebSocket upgrades allowed through forward-auth (docs/forward-auth.md): the edge '
+        'proxies the upgrade after `/bff/authz` checked the session and the exact `Origin`.')
     resource: str | None = setting(
         None, doc='A resource indicator (RFC 8707, an absolute URI): the upstream then gets an '
         'access token whose audience is that resource alone, obtained with the refresh token '
@@ -388,7 +391,14 @@ def parse_route(raw: Mapping[str, Any], index: int) -> Route:
         claims=_claim_rules(given["claims"], where),
         max_age=_max_age(given["max_age"], where),
         resource=_resource(given["resource"], where),
+        websocket=_flag(given["websocket"], where, "websocket"),
     )
+
+
+def _flag(raw: Any, where: str, key: str) -> bool:
+    if not isinstance(raw, bool):
+        raise SettingsError(f"{where}: {key} must be true or false, got {raw!r}")
+    return raw
 
 
 def _resource(raw: Any, where: str) -> str | None:

@@ -69,6 +69,19 @@ def csrf_problem(headers: Mapping[str, str], origin: str) -> str | None:
     return None
 
 
+def websocket_problem(headers: Mapping[str, str], origin: str) -> str | None:
+    """Why a WebSocket upgrade must be refused, or None. A browser cannot add ``X-CSRF`` to a
+    WebSocket, but it always sends ``Origin`` on one (RFC 6455 section 4.1), and no page can
+    forge it: so the anti-forgery rule is that ``Origin`` is exactly this origin (and
+    ``Sec-Fetch-Site``, when sent, says same-origin)."""
+    if headers.get("Origin") != origin:
+        return "a WebSocket from another origin (or without Origin) refused"
+    site = headers.get("Sec-Fetch-Site")
+    if site is not None and site != "same-origin":
+        return f"cross-site WebSocket ({site}) refused"
+    return None
+
+
 def is_cross_site_navigation(headers: Mapping[str, str], origin: str) -> bool:
     """A top-level request started by another site (for endpoints that must not be driven so)."""
     site = headers.get("Sec-Fetch-Site")

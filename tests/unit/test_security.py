@@ -1,8 +1,15 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from bff.sansio.security import csrf_problem, is_cross_site_navigation, is_safe_return_url
+from bff.sansio.security import (
+    csrf_problem,
+    is_cross_site_navigation,
+    is_safe_return_url,
+    websocket_problem,
+)
 
 ORIGIN = "https://app.example"
 
@@ -49,3 +56,22 @@ def test_cross_site_navigation_is_detected() -> None:
     assert is_cross_site_navigation({"Origin": "https://evil.example"}, ORIGIN)
     assert not is_cross_site_navigation({"Sec-Fetch-Site": "same-origin"}, ORIGIN)
     assert not is_cross_site_navigation({}, ORIGIN)
+
+
+def test_a_websocket_from_this_exact_origin_passes_without_x_csrf() -> None:
+    assert websocket_problem({"Origin": ORIGIN}, ORIGIN) is None
+    assert websocket_problem({"Origin": ORIGIN, "Sec-Fetch-Site": "same-origin"}, ORIGIN) is None
+
+
+@given(st.one_of(st.none(), st.text(max_size=40),
+                 st.sampled_from(["https://APP.example", "https://app.example/", "null",
+                                  "http://app.example", "https://app.example:443",
+                                  "https://app.example.evil.example", "https://evil.example"])))
+def test_a_websocket_from_any_other_origin_is_refused(origin: str | None) -> None:
+    headers = {} if origin is None else {"Origin": origin}
+    assert (websocket_problem(headers, ORIGIN) is None) == (origin == ORIGIN)
+
+
+@pytest.mark.parametrize("site", ["cross-site", "same-site", "none"])
+def test_a_websocket_the_browser_says_is_not_same_origin_is_refused(site: str) -> None:
+    assert websocket_problem({"Origin": ORIGIN, "Sec-Fetch-Site": site}, ORIGIN)
