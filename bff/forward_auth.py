@@ -23,12 +23,16 @@ from bff.errors import BadRequest, Forbidden
 from bff.proxy import authorized_route, credential_headers, credentials_for
 from bff.runtime import runtime
 from bff.sansio.proxy_rules import is_trusted
+from bff.settings import HTTP_METHODS
 
 blueprint = Blueprint("forward_auth", __name__)
 
 
-@blueprint.get("/bff/authz")
-def authorize_for_the_edge() -> Response:
+@blueprint.route("/bff/authz", methods=list(HTTP_METHODS))
+@blueprint.route("/bff/authz/<path:_original>", methods=list(HTTP_METHODS))
+def authorize_for_the_edge(_original: str = "") -> Response:
+    """Any method, and any path below: Envoy's ext_authz calls with the original method at
+    ``path_prefix`` + the original path. Only the ``X-Forwarded-*`` headers are believed."""
     rt = runtime()
     if not is_trusted(request.remote_addr or "", rt.settings.trusted_proxies):
         raise Forbidden("Only a trusted edge proxy may ask.")

@@ -1,0 +1,61 @@
+"""The edge configurations shipped in deploy/edge/ say what docs/forward-auth.md says: they ask
+/bff/authz, copy Authorization (and DPoP) upstream, keep the cookie from upstreams and pass what
+the BFF needs to judge the original request. nginx's is run by the suite; these are checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+EDGE = Path(__file__).resolve().parents[2] / "deploy" / "edge"
+
+
+def walk(node: Any, key: str) -> list[Any]:
+    """Every value stored under ``key`` anywhere in a YAML document."""
+    found = []
+    if isinstance(node, dict):
+        for name, value in node.items():
+            if name == key:
+                found.append(value)
+            found += walk(value, key)
+    elif isinstance(node, list):
+        for item in node:
+            found += walk(item, key)
+    return found
+
+
+def test_traefik_forward_auth_asks_the_bff_and_copies_its_headers() -> None:
+    config = yaml.safe_load((EDGE / "traefik-dynamic.yml").read_text())
+    auth = config["http"]["middlewares"]["bff-authz"]["forwardAuth"]
+    assert auth["address"].endswith("/bff/authz") and auth["trustForwardHeader"] is False
+    assert set(auth["authResponseHeaders"]) == {"Authorization", "DPoP"}
+    assert config["http"]["middlewares"]["no-cookie"]["headers"]["customRequestHeaders"] == {
+        "Cookie": ""}
+    assert config["http"]["routers"]["api"]["middlewares"] == ["bff-authz", "no-cookie"]
+
+
+def test_envoy_ext_authz_asks_the_bff_and_copies_its_headers() -> None:
+    config = yaml.safe_load((EDGE / "envoy.yaml").read_text())
+    [service] = walk(config, "http_service")
+    assert service["path_prefix"] == "/bff/authz"
+    added = {h["key"]: h["value"] for h in service["authorization_request"]["headers_to_add"]}
+    assert added == {"X-Forwarded-Method": "%REQ(:METHOD)%", "X-Forwarded-Uri": "%REQ(:PATH)%",
+                     "X-Forwarded-Upgrade": "%REQ(upgrade)%"}
+    allowed = {p["exact"] for p in service["authorization_request"]["allowed_headers"]["patterns"]}
+    assert {"cookie", "origin", "x-csrf", "sec-fetch-site"} <= allowed
+    upstream = {p["exact"] for p in
+                service["authorization_response"]["allowed_upstream_headers"]["patterns"]}
+    assert upstream == {"authorization", "dpop"}
+    assert ["cookie"] in walk(config, "request_headers_to_remove")
+    assert {"upgrade_type": "websocket"} in walk(config, "upgrade_configs")[0]
+
+
+def test_nginx_config_copies_authorization_and_dpop_and_passes_the_upgrade() -> None:
+    text = (EDGE / "nginx.conf").read_text()
+    for line in ("auth_request /_bff_authz;", "proxy_set_header Cookie \"\";",
+                 "auth_request_set $bff_authorization $upstream_http_authorization;",
+                 "proxy_set_header X-Forwarded-Upgrade $http_upgrade;",
+                 "proxy_set_header X-Forwarded-Uri $request_uri;"):
+        assert line in text, line
