@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
-import subprocess
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,35 +14,11 @@ from typing import Any
 import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
-from websockets.sync.server import Server, ServerConnection, serve
 
-from bff.processes import free_port, stop, wait_for_port
+from bff.processes import free_port
+from tests.edge_support import EchoSocket, shipped_nginx
 from tests.integration.proxy.harness import CLIENT_ID, CLIENT_SECRET, SCOPES, Stack
 from tests.support import BffProcess, RedisServer, start_bff
-
-ROOT = Path(__file__).resolve().parents[3]
-
-
-class EchoSocket:
-    """A WebSocket upstream: first says which headers it received, then echoes messages."""
-
-    def __init__(self) -> None:
-        self.connections = 0
-        self.server: Server = serve(self._handle, "127.0.0.1", free_port())
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def address(self) -> str:
-        host, port = self.server.socket.getsockname()[:2]
-        return f"{host}:{port}"
-
-    def _handle(self, connection: ServerConnection) -> None:
-        self.connections += 1
-        assert connection.request is not None
-        connection.send(json.dumps({"path": connection.request.path,
-                                    "headers": dict(connection.request.headers.raw_items())}))
-        for message in connection:
-            connection.send(message)
 
 
 @pytest.fixture(scope="module")
@@ -54,17 +27,15 @@ def echo() -> Iterator[EchoSocket]:
     try:
         yield running
     finally:
-        running.server.shutdown()
+        running.stop()
 
 
 @pytest.fixture(scope="module")
 def edge(stack: Stack, redis_server: RedisServer, echo: EchoSocket
          ) -> Iterator[tuple[str, BffProcess]]:
     """nginx on its port in front of a BFF whose public origin is nginx's."""
-    binary = shutil.which("nginx") or "/usr/sbin/nginx"
-    directory = Path(tempfile.mkdtemp(prefix="bff-test-ws-"))
     port, bff_port = free_port(), free_port()
-    routes = directory / "routes.toml"
+    routes = Path(tempfile.mkdtemp(prefix="bff-test-ws-")) / "routes.toml"
     routes.write_text(f"""
 [[routes]]
 prefix = "/api/ws"
@@ -81,17 +52,10 @@ upstream = "http://{echo.address}/plain"
         "BFF_REDIS_URL": redis_server.url,
         "BFF_SECRET_KEYS": ",".join(_key_text(k) for k in stack.settings.secret_keys),
         "BFF_TRUSTED_PROXIES": "127.0.0.1/32"})
-    config = directory / "nginx.conf"
-    config.write_text((ROOT / "deploy" / "edge" / "nginx.conf").read_text()
-                      .replace("@PORT@", str(port)).replace("@BFF@", f"127.0.0.1:{bff_port}")
-                      .replace("@UPSTREAM@", echo.address).replace("@DIR@", str(directory)))
-    proc = subprocess.Popen([binary, "-c", str(config), "-p", str(directory)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for_port(port, proc, "nginx")
-        yield f"localhost:{port}", bff
+        with shipped_nginx(port, f"127.0.0.1:{bff_port}", echo.address) as address:
+            yield address, bff
     finally:
-        stop(proc)
         bff.stop()
 
 
