@@ -1,3 +1,4 @@
 """The benchmark harness: ``python -m bench`` (bench/README.md)."""
 
-SCENARIOS = ("direct", "bare", "api", "user", "moderate", "storm", "logins", "peer", "scale")
+SCENARIOS = ("direct", "bare", "api", "user", "moderate", "storm", "logins", "peer", "scale",
+             "edge")

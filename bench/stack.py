@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 GUNICORN_CONF = ROOT / "config" / "gunicorn.conf.py"
 CLIENT_SECRET = "demo-bff-secret-change-me"
+BIG_BYTES = 1024 * 1024
 UPSTREAM_BODY = (
     '{"orders":[{"id":1,"item":"Darjeeling tea","qty":2,"status":"shipped"},'
     '{"id":2,"item":"Earl Grey","qty":1,"status":"open"},'
@@ -143,6 +144,8 @@ http {{
         listen 127.0.0.1:{port} backlog=4096;
         default_type application/json;
         location / {{ return 200 '{body}'; }}
+        # A 1 MB download, for the rows that show where the bytes cross Python.
+        location = /orders/big {{ alias {dir}/big.bin; default_type application/octet-stream; }}
     }}
 }}
 """
@@ -157,6 +160,7 @@ def nginx(workdir: Path, workers: int = 1) -> Iterator[Process]:
     conf = directory / "nginx.conf"
     conf.write_text(NGINX_CONF.format(workers=workers, dir=directory, port=port,
                                       body=UPSTREAM_BODY))
+    (directory / "big.bin").write_bytes(os.urandom(BIG_BYTES))
     with spawn("nginx", ["nginx", "-c", str(conf), "-p", str(directory)], port, workdir,
                ready_path=None) as process:
         yield process
@@ -262,16 +266,35 @@ def gunicorn_command(app: str, port: int, spec: ServerSpec) -> list[str]:
 @contextmanager
 def bff(workdir: Path, port: int, issuer: str, upstream: Process, redis_url: str,
         secret_key: str, spec: ServerSpec, variant: str | None = None) -> Iterator[Process]:
-    """The BFF under gunicorn; with ``variant``, one of bench/variants.py instead."""
+    """The BFF under gunicorn; with ``variant``, one of bench/variants.py instead. It trusts
+    127.0.0.1 as an edge, for the forward-auth rows."""
     env = {
         "BFF_CONFIG": str(bff_config(workdir, port, issuer, upstream)),
         "BFF_REDIS_URL": redis_url,
         "BFF_SECRET_KEYS": secret_key,
+        "BFF_TRUSTED_PROXIES": "127.0.0.1/32",
         "BENCH_VARIANT": variant or "",
     }
     app = "bench.variants:create_variant()" if variant else "bff.app:create_app()"
     name = f"bff-{spec.text.replace('/', '-')}{'-' + variant if variant else ''}"
     with spawn(name, gunicorn_command(app, port, spec), port, workdir, env) as process:
+        yield process
+
+
+@contextmanager
+def edge(workdir: Path, bff_process: Process, upstream: Process) -> Iterator[Process]:
+    """nginx in forward-auth mode, as deploy/edge/nginx.conf ships it, one worker: it asks the
+    BFF's /bff/authz and moves the bytes from the upstream itself."""
+    port = free_port()
+    directory = workdir / f"edge-{port}"
+    directory.mkdir()
+    conf = directory / "nginx.conf"
+    conf.write_text((ROOT / "deploy" / "edge" / "nginx.conf").read_text()
+                    .replace("@PORT@", str(port)).replace("@BFF@", f"127.0.0.1:{bff_process.port}")
+                    .replace("@UPSTREAM@", f"127.0.0.1:{upstream.port}")
+                    .replace("@DIR@", str(directory)))
+    with spawn("edge", ["nginx", "-c", str(conf), "-p", str(directory)], port, workdir,
+               ready_path=None) as process:
         yield process
 
 
