@@ -144,8 +144,11 @@ http {{
         listen 127.0.0.1:{port} backlog=4096;
         default_type application/json;
         location / {{ return 200 '{body}'; }}
-        # A 1 MB download, for the rows that show where the bytes cross Python.
-        location = /orders/big {{ alias {dir}/big.bin; default_type application/octet-stream; }}
+        # A 1 MB download, for the rows that show where the bytes cross Python (the edge passes
+        # the whole path on, the BFF and the peer the part after their route's prefix).
+        location ~ ^(/api)?/orders/big$ {{
+            alias {dir}/big.bin; default_type application/octet-stream;
+        }}
     }}
 }}
 """
