@@ -269,13 +269,16 @@ async function loadOrders() {
   }
 }
 
-/** The inventory, when this user may see it (403 insufficient_claims: not a stock viewer). */
+/**
+ * The inventory, when this user may see it (403 insufficient_claims: not a stock viewer) and it
+ * answers: stock is extra information, so without it the orders show without the column.
+ */
 async function loadStock() {
   try {
     const body = await bff.json("/api/inventory");
     stock = new Map((body?.items ?? []).map((entry) => [String(entry.item), entry.available]));
   } catch (err) {
-    if (!(err instanceof BffError && err.status === 403)) throw err;
+    if (isLoginRequired(err)) throw err;
     stock = null;
   }
   el.stockHeader.hidden = stock === null;

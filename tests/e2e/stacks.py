@@ -89,6 +89,7 @@ class TokenLedger:
     def record(self, session: Session) -> None:
         t = session.tokens
         self.tokens.update(v for v in (t.access_token, t.refresh_token) if v)
+        self.tokens.update(held.access_token for held in t.resources.values())
 
 
 @dataclass

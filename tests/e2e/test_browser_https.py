@@ -103,9 +103,12 @@ def test_the_access_token_had_expired_when_the_spa_called_again(
 def test_spa_keeps_working_through_a_transparent_refresh(https_journey: HttpsJourney) -> None:
     facts = https_journey.facts
     before, after = facts["before"].tokens, facts["after"].tokens
-    assert after.access_token != before.access_token
+    # The SPA's routes name resources (RFC 8707): their tokens are the ones the calls renewed.
+    assert before.resources, "the first page load fetched the routes' tokens"
+    for resource, held in before.resources.items():
+        assert after.resources[resource].access_token != held.access_token, resource
+        assert after.resources[resource].expires_at > held.expires_at, resource
     assert after.refresh_token != before.refresh_token, "the provider rotates refresh tokens"
-    assert after.access_expires_at > before.access_expires_at
     assert "Teacup after refresh" in facts["items"]
     assert facts["error_shown"] is False
     assert facts["user_status"] == 200
