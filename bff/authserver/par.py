@@ -22,7 +22,8 @@ from bff.authserver.resources import asked_resources, granted_at_authorization
 from bff.authserver.store import AuthStore, new_secret
 
 URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
-LIFETIME = 90
+LIFETIME = 300
+"""Long enough to sign in (a password, perhaps a second factor); FAPI 2.0 allows under 600 s."""
 #: What authenticates the client: never stored with the pushed request.
 CLIENT_AUTH_PARAMETERS = frozenset({"client_secret", "client_assertion",
                                     "client_assertion_type"})
