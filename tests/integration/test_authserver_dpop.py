@@ -3,8 +3,10 @@ its key, and every way around the binding is refused."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
+import jwt
 import pytest
 import requests
 
@@ -95,6 +97,35 @@ def test_a_replayed_proof_is_refused(server: AuthServer) -> None:
 ])
 def test_a_bad_proof_gets_invalid_dpop_proof(server: AuthServer, attack: str, make: object
                                              ) -> None:
+    answer = token_request(server, {"grant_type": "client_credentials"}, make(server),  # type: ignore[operator]
+                           client=("demo-service", SERVICE_SECRET))
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_dpop_proof", attack
+
+
+def forged_proof(server: AuthServer, header: dict[str, object] | None = None,
+                 secret: object = None, **claims: object) -> str:
+    """A proof for the token endpoint with one thing changed, as an attacker would sign it."""
+    body = {"jti": f"f-{time.monotonic_ns()}", "htm": "POST", "htu": f"{server.issuer}/token",
+            "iat": int(time.time()), **claims}
+    head = {**KEY.proof_header, **(header or {})}
+    return jwt.encode(body, secret if secret is not None else KEY.key.private_key,
+                      algorithm=str(head["alg"]), headers=head)
+
+
+@pytest.mark.parametrize(("attack", "make"), [
+    ("stale_iat", lambda s: forged_proof(s, iat=int(time.time()) - 3600)),
+    ("future_iat", lambda s: forged_proof(s, iat=int(time.time()) + 3600)),
+    ("hmac_proof", lambda s: forged_proof(s, {"alg": "HS256", "jwk": {"kty": "oct", "k": "eA"}},
+                                          secret=b"k" * 32)),
+    ("private_key_in_the_header", lambda s: forged_proof(s, {"jwk": KEY.private_jwk()})),
+    ("signed_by_another_key", lambda s: forged_proof(s, {"jwk": OTHER.proof_header["jwk"]})),
+    ("alg_none", lambda s: jwt.encode({"jti": "n", "htm": "POST", "htu": f"{s.issuer}/token",
+                                       "iat": int(time.time())}, None, algorithm="none",
+                                      headers={"typ": "dpop+jwt",
+                                               "jwk": KEY.proof_header["jwk"]})),
+])
+def test_each_forged_proof_is_refused_at_the_token_endpoint(server: AuthServer, attack: str,
+                                                           make: object) -> None:
     answer = token_request(server, {"grant_type": "client_credentials"}, make(server),  # type: ignore[operator]
                            client=("demo-service", SERVICE_SECRET))
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_dpop_proof", attack
