@@ -8,6 +8,7 @@ No tests live here; pytest collects the module and finds none.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import tempfile
 import time
@@ -23,6 +24,7 @@ from bff.sansio.keyspace import session_handle, session_record_key
 from bff.sealing import Sealer
 from bff.sessions import Session, SessionStore
 from bff.settings import build_settings, decode_secret_key, generate_secret_key
+from bff.signing_keys import SigningKey, generate_signing_key
 from tests import support
 from tests.support import (
     BffProcess,
@@ -68,6 +70,7 @@ class KnownStack:
     demo: DemoStack
     keys: str
     key_dir: Path
+    dpop_key: SigningKey
 
     @property
     def bff_url(self) -> str:
@@ -109,11 +112,12 @@ class KnownStack:
 
 def start_known_stack(redis_server: RedisServer, env: Mapping[str, str] | None = None
                       ) -> KnownStack:
-    keys = generate_secret_key()
+    keys, dpop_key = generate_secret_key(), generate_signing_key()
     key_dir = Path(tempfile.mkdtemp(prefix="bff-test-as-keys-"))
     demo = start_demo(redis_server, {"BFF_SECRET_KEYS": keys, **UNLIMITED_LOGINS,
+                                     "BFF_DPOP_KEYS": json.dumps(dpop_key.private_jwk()),
                                      "BFF_AUTHSERVER_KEY_DIR": str(key_dir), **(env or {})})
-    return KnownStack(demo=demo, keys=keys, key_dir=key_dir)
+    return KnownStack(demo=demo, keys=keys, key_dir=key_dir, dpop_key=dpop_key)
 
 
 def bff_cookie(browser: requests.Session) -> str | None:
@@ -146,11 +150,12 @@ def expire_access_token(store: SessionStore, session: Session, remaining: float 
 def instance_env(stack: KnownStack, keys: str, config: Path,
                  extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """A second BFF for the stack: same public origin (the registered redirect URI), provider,
-    client and Redis; its own keys."""
+    client, Redis and DPoP key (its sessions' tokens are bound to it); its own sealing keys."""
     return {
         "BFF_CONFIG": str(config), "BFF_BASE_URL": stack.bff_url, "BFF_ISSUER": stack.issuer,
         "BFF_CLIENT_ID": DEMO_CLIENT_ID, "BFF_CLIENT_SECRET": DEMO_CLIENT_SECRET,
         "BFF_SECRET_KEYS": keys, "BFF_REDIS_URL": stack.redis.url,
+        "BFF_DPOP": "auto", "BFF_DPOP_KEYS": json.dumps(stack.dpop_key.private_jwk()),
         "BFF_SCOPES": "openid profile email offline_access orders:read orders:write",
         "PYTHONUNBUFFERED": "1", **UNLIMITED_LOGINS, **(extra or {}),
     }

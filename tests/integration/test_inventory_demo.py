@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from bff.audit import AuditOptions, run_audit
+from bff.signing_keys import dpop_proof
 from tests.integration.session_support import KnownStack, start_known_stack
 from tests.support import XHR, RedisServer, log_in
 
@@ -42,7 +43,7 @@ def test_each_api_receives_a_token_for_its_own_base_url(stack: KnownStack) -> No
     orders = alice.get(f"{stack.bff_url}/api/orders/whoami", headers=XHR).json()
     inventory = alice.get(f"{stack.bff_url}/api/inventory/whoami", headers=XHR).json()
     assert orders == {"aud": orders_url(stack), "sub": "alice", "act": None,
-                      "token_type": "Bearer"}
+                      "token_type": "DPoP"}, "the demo runs with DPoP-bound tokens"
     assert inventory["aud"] == inventory_url(stack) and inventory["sub"] == "alice"
 
 
@@ -55,10 +56,13 @@ def test_each_api_refuses_the_token_meant_for_the_other(stack: KnownStack) -> No
     held = session.tokens.resources
     for token_for, other in ((orders_url(stack), f"{inventory_url(stack)}/inventory"),
                              (inventory_url(stack), f"{orders_url(stack)}/orders")):
-        answer = requests.get(other, headers={
-            "Authorization": f"Bearer {held[token_for].access_token}"}, timeout=10)
+        token = held[token_for].access_token
+        # With a valid proof of the BFF's own key: the audience alone refuses it.
+        answer = requests.get(other, timeout=10, headers={
+            "Authorization": f"DPoP {token}",
+            "DPoP": dpop_proof(stack.dpop_key, "GET", other, access_token=token)})
         assert answer.status_code == 401, (token_for, other)
-        assert "invalid_token" in answer.headers["WWW-Authenticate"]
+        assert "another audience" in answer.json()["error_description"]
 
 
 def test_an_order_is_checked_against_the_stock_on_the_users_behalf(stack: KnownStack) -> None:

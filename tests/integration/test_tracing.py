@@ -44,6 +44,7 @@ def app(stack: KnownStack, upstream: Upstream, exporter: InMemorySpanExporter) -
         "base_url": stack.bff_url, "issuer": stack.issuer, "client_id": DEMO_CLIENT_ID,
         "client_secret": DEMO_CLIENT_SECRET, "secret_keys": stack.keys,
         "redis_url": stack.redis.url, "trusted_proxies": ["10.0.0.0/8"],
+        "dpop": "auto", "dpop_keys": json.dumps(stack.dpop_key.private_jwk()),
         "scopes": "openid profile email offline_access orders:read",
         "routes": [{"prefix": "/api/echo", "upstream": f"{upstream.url}/echo", "token": "user"}],
     }))
