@@ -48,6 +48,7 @@ def _demo_api(args: argparse.Namespace) -> int:
     from bff.resource.demo_api import StockCheck
     from bff.resource.server import serve_demo_api
     from bff.resource.service_client import ServiceClient
+    from bff.signing_keys import load_signing_key
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     stock = None
@@ -56,8 +57,10 @@ def _demo_api(args: argparse.Namespace) -> int:
         if not secret:
             raise SettingsError("--inventory-url needs BFF_DEMO_API_CLIENT_SECRET, the orders "
                                 "API's secret for token exchange")
+        key_text = os.environ.get("BFF_DEMO_API_DPOP_KEY")
+        dpop_key = load_signing_key(key_text, "BFF_DEMO_API_DPOP_KEY") if key_text else None
         stock = StockCheck(args.inventory_url,
-                           ServiceClient(args.issuer, args.client_id, secret))
+                           ServiceClient(args.issuer, args.client_id, secret, dpop_key=dpop_key))
     serve_demo_api(args.issuer, args.port, audience=args.audience, stock=stock,
                    revocations=_revocations(args), dpop=args.dpop)
     return 0
@@ -78,7 +81,7 @@ def _demo_inventory(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     serve_inventory_api(args.issuer, args.port, args.audience or f"http://localhost:{args.port}",
-                        _revocations(args))
+                        _revocations(args), dpop=args.dpop)
     return 0
 
 
@@ -214,6 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     inventory.add_argument("--audience", help="default: http://localhost:PORT")
     inventory.add_argument("--port", type=int, default=8003)
     inventory.add_argument("--revocations-redis-url", help=REVOCATIONS_HELP)
+    inventory.add_argument("--dpop", choices=["off", "allowed", "required"], default="allowed",
+                           help="DPoP-bound tokens (RFC 9449): required refuses bearer tokens")
     inventory.set_defaults(func=_demo_inventory)
 
     check = sub.add_parser("check-config", help="validate settings, reach Redis and the "

@@ -124,12 +124,17 @@ def run_demo(port: int) -> int:
             # The demo APIs follow the provider's revocation list (in the provider's Redis).
             env["BFF_RESOURCE_REVOCATIONS_REDIS_URL"] = env["BFF_AUTHSERVER_REDIS_URL"]
             # DPoP-bound tokens by default (RFC 9449: a copied token is useless without the
-            # BFF's key; +44 us per request, bench.token_kinds): the orders API then accepts
-            # nothing else. BFF_DPOP=off runs the demo with bearer tokens.
+            # BFF's key; +44 us per request, bench.token_kinds): the APIs then accept nothing
+            # else. BFF_DPOP=off runs the demo with bearer tokens.
             env.setdefault("BFF_DPOP", "auto")
             if env["BFF_DPOP"] != "off" and not env.get("BFF_DPOP_KEYS"):
                 env["BFF_DPOP_KEYS"] = json.dumps(generate_signing_key().private_jwk())
-            orders_dpop = "allowed" if env["BFF_DPOP"] == "off" else "required"
+            apis_dpop = "allowed" if env["BFF_DPOP"] == "off" else "required"
+            orders_env = {**env, "BFF_DEMO_API_CLIENT_SECRET": DEMO_API_SECRET}
+            if apis_dpop == "required":
+                # The orders API's own key, for the tokens it gets on alice's behalf.
+                orders_env["BFF_DEMO_API_DPOP_KEY"] = json.dumps(
+                    generate_signing_key().private_jwk())
             config = PACKAGE_ROOT / "config"
             auth_config = render_config(config / "authserver.toml", workdir / "authserver.toml",
                                         port)
@@ -138,13 +143,14 @@ def run_demo(port: int) -> int:
                 ["authserver", "--config", str(auth_config), "--port", str(port + 1)], env,
                 f"{issuer}/healthz", "authorization server", children))
             stack.enter_context(_child(
-                ["demo-inventory", "--issuer", issuer, "--port", str(port + 3)], env,
+                ["demo-inventory", "--issuer", issuer, "--port", str(port + 3),
+                 "--dpop", apis_dpop], env,
                 f"http://127.0.0.1:{port + 3}/healthz", "inventory API", children))
             stack.enter_context(_child(
                 ["demo-api", "--issuer", issuer, "--port", str(port + 2),
                  "--audience", f"http://localhost:{port + 2}",
-                 "--inventory-url", f"http://localhost:{port + 3}", "--dpop", orders_dpop],
-                {**env, "BFF_DEMO_API_CLIENT_SECRET": DEMO_API_SECRET},
+                 "--inventory-url", f"http://localhost:{port + 3}", "--dpop", apis_dpop],
+                orders_env,
                 f"http://127.0.0.1:{port + 2}/healthz", "demo API", children))
             stack.enter_context(_child(
                 ["serve", "--config", str(bff_config), "--port", str(port)], env,

@@ -153,8 +153,9 @@ class StockCheck:
         """Units in stock; raises StockUnavailable when the inventory or the exchange fails."""
         try:
             token = self._client.on_behalf_of(user_token, self._url)
-            answer = self._http.get(f"{self._url}/inventory/{quote(item, safe='')}",
-                                    headers={"Authorization": f"Bearer {token}"}, timeout=5)
+            url = f"{self._url}/inventory/{quote(item, safe='')}"
+            answer = self._http.get(url, timeout=5, headers=self._client.authorization_headers(
+                token, "GET", url))
         except (ServiceTokenError, requests.RequestException) as exc:
             raise StockUnavailable(str(exc)) from exc
         if answer.status_code != 200:

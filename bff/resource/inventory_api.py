@@ -22,10 +22,11 @@ OTHER_ITEMS = 100
 
 
 def create_inventory_app(issuer: str, audience: str,
-                         revocations: RevocationList | None = None) -> Flask:
+                         revocations: RevocationList | None = None,
+                         dpop: str = "allowed") -> Flask:
     """The inventory API trusting tokens from ``issuer`` made for ``audience``."""
     app = Flask(__name__)
-    init_app(app, TokenValidator(ValidatorSettings(issuer=issuer, audience=audience),
+    init_app(app, TokenValidator(ValidatorSettings(issuer=issuer, audience=audience, dpop=dpop),
                                  revocations=revocations), realm="inventory")
 
     @app.get("/healthz")

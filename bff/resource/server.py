@@ -32,10 +32,10 @@ def serve_demo_api(issuer: str, port: int, audience: str = "demo-api",
 
 
 def serve_inventory_api(issuer: str, port: int, audience: str,
-                        revocations: RevocationList | None = None) -> None:
+                        revocations: RevocationList | None = None, dpop: str = "allowed") -> None:
     """The demo inventory API, served like the orders API."""
     from bff.serving import serve
 
     log.info("inventory API accepting tokens from %s for %s", issuer, audience)
-    serve(create_inventory_app(issuer, audience, revocations), port, name="inventory API",
+    serve(create_inventory_app(issuer, audience, revocations, dpop), port, name="inventory API",
           request_handler=WSGIRequestHandler)

@@ -6,10 +6,12 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import jwt
 import pytest
 import requests
 
 from bff.resource.service_client import ServiceClient, ServiceTokenError
+from bff.signing_keys import generate_signing_key
 from tests.integration.authserver_support import (
     EXCHANGER_SECRET,
     SERVICE_SECRET,
@@ -71,3 +73,16 @@ def test_the_providers_refusal_reaches_the_caller_with_its_error(server: AuthSer
     with pytest.raises(ServiceTokenError) as unavailable:
         down.client_token()
     assert unavailable.value.error == "unavailable"
+
+
+def test_with_a_dpop_key_the_tokens_are_bound_and_calls_carry_proofs(server: AuthServer) -> None:
+    key = generate_signing_key()
+    client = ServiceClient(server.issuer, "orders-api", EXCHANGER_SECRET, dpop_key=key)
+    token = client.on_behalf_of(tokens_for(server)["access_token"], STOCK)
+    assert server.verify(token, STOCK)["cnf"] == {"jkt": key.thumbprint}
+    headers = client.authorization_headers(token, "GET", "https://stock.test/items/1")
+    assert headers["Authorization"] == f"DPoP {token}"
+    proof = jwt.decode(headers["DPoP"], options={"verify_signature": False})
+    assert proof["htu"] == "https://stock.test/items/1" and proof["htm"] == "GET"
+    plain = ServiceClient(server.issuer, "orders-api", EXCHANGER_SECRET)
+    assert plain.authorization_headers("t", "GET", "https://x") == {"Authorization": "Bearer t"}
