@@ -37,6 +37,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 REQUIRED = ("wrk", "nginx", "redis-server")
 PEER_PROGRAMS = ("node", "npm")
 API_PATH = "/api/orders"
+BIG_PATH = "/api/orders/big"
 WARM_UP_SECONDS = 1.0
 SNAPSHOT_ENV = "BENCH_SNAPSHOT_OF"
 
@@ -211,6 +212,10 @@ def bench_server(run: Run, workdir: Path, wanted: set[str], spec: stack.ServerSp
                 say("forward-auth: nginx asks the BFF's /bff/authz, then moves the bytes itself")
                 run.load("edge + BFF authz /api", label, edge.url, API_PATH, run.saturating,
                          cookie_file, Meter(bff.pid, bff_client))
+                run.load("edge + BFF authz 1 MB", label, edge.url, BIG_PATH, run.saturating,
+                         cookie_file, Meter(bff.pid, bff_client))
+            run.load("BFF /api 1 MB", label, bff.url, BIG_PATH, run.saturating, cookie_file,
+                     Meter(bff.pid, bff_client))
         if "moderate" in wanted:
             run.load("BFF /api (moderate)", label, bff.url, API_PATH, run.moderate, cookie_file,
                      Meter(bff.pid, bff_client))
@@ -384,6 +389,9 @@ def bench_peer(run: Run, workdir: Path, port: int, issuer: str, upstream: stack.
         cookie_file.write_text(cookie + "\n")
         run.load("peer /api", f"node x{workers}", peer.url, API_PATH, run.saturating,
                  cookie_file, Meter(peer.pid))
+        if "edge" in run.args.only:
+            run.load("peer /api 1 MB", f"node x{workers}", peer.url, BIG_PATH, run.saturating,
+                     cookie_file, Meter(peer.pid))
         if "moderate" in run.args.only:
             run.load("peer /api (moderate)", f"node x{workers}", peer.url, API_PATH,
                      run.moderate, cookie_file, Meter(peer.pid))

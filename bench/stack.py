@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 GUNICORN_CONF = ROOT / "config" / "gunicorn.conf.py"
 CLIENT_SECRET = "demo-bff-secret-change-me"
+BIG_BYTES = 1024 * 1024
 UPSTREAM_BODY = (
     '{"orders":[{"id":1,"item":"Darjeeling tea","qty":2,"status":"shipped"},'
     '{"id":2,"item":"Earl Grey","qty":1,"status":"open"},'
@@ -143,6 +144,11 @@ http {{
         listen 127.0.0.1:{port} backlog=4096;
         default_type application/json;
         location / {{ return 200 '{body}'; }}
+        # A 1 MB download, for the rows that show where the bytes cross Python (the edge passes
+        # the whole path on, the BFF and the peer the part after their route's prefix).
+        location ~ ^(/api)?/orders/big$ {{
+            alias {dir}/big.bin; default_type application/octet-stream;
+        }}
     }}
 }}
 """
@@ -157,6 +163,10 @@ def nginx(workdir: Path, workers: int = 1) -> Iterator[Process]:
     conf = directory / "nginx.conf"
     conf.write_text(NGINX_CONF.format(workers=workers, dir=directory, port=port,
                                       body=UPSTREAM_BODY))
+    (directory / "big.bin").write_bytes(os.urandom(BIG_BYTES))
+    # nginx's workers run as an unprivileged user: they must be able to read the file.
+    for path, mode in ((workdir, 0o755), (directory, 0o755), (directory / "big.bin", 0o644)):
+        path.chmod(mode)
     with spawn("nginx", ["nginx", "-c", str(conf), "-p", str(directory)], port, workdir,
                ready_path=None) as process:
         yield process
