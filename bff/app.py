@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException
 
-from bff import admin, endpoints, forward_auth, frontend, health, limits, proxy, user_sessions
-from bff.errors import BffError
+from bff import admin, endpoints, frontend, health, limits, proxy, user_sessions
+from bff.hot_path import HotPath
 from bff.logins import PendingLogins
+from bff.logs import RequestIdMiddleware
 from bff.oidc import OidcClient
-from bff.responses import (
-    error_response,
-    http_error_response,
-    store_outage_response,
-    unexpected_error_response,
-)
+from bff.responses import error_response
 from bff.runtime import Runtime
 from bff.sansio.proxy_rules import RouteTable
 from bff.sansio.security import BASE_HEADERS
 from bff.sealing import Sealer
 from bff.sessions import SessionStore
 from bff.settings import Settings, load_settings
-from bff.store import OUTAGE_ERRORS, RedisOptions, connect
+from bff.store import RedisOptions, connect
 from bff.tokens import TokenManager
 
 
@@ -37,7 +32,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         connect_timeout=settings.redis_timeout))
     oidc = OidcClient(settings)
     store = SessionStore(client, sealer, settings)
-    app.extensions["bff"] = Runtime(
+    rt = app.extensions["bff"] = Runtime(
         settings=settings,
         store=store,
         oidc=oidc,
@@ -51,20 +46,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.before_request(limits.enforce)
     app.register_blueprint(endpoints.blueprint)
     app.register_blueprint(user_sessions.blueprint)
-    app.register_blueprint(forward_auth.blueprint)
     admin_api = admin.admin_blueprint(settings)
     if admin_api is not None:
         app.register_blueprint(admin_api)
-    app.register_blueprint(proxy.blueprint)
     spa = frontend.spa_blueprint(settings)
     if spa is not None:
         app.register_blueprint(spa)
-    app.register_error_handler(BffError, error_response)
-    app.register_error_handler(HTTPException, http_error_response)
-    for outage in OUTAGE_ERRORS:
-        app.register_error_handler(outage, store_outage_response)
-    app.register_error_handler(Exception, unexpected_error_response)
+    app.register_error_handler(Exception, error_response)
     app.after_request(_security_headers)
+    app.wsgi_app = RequestIdMiddleware(HotPath(rt, app.wsgi_app))  # type: ignore[method-assign]
     return app
 
 

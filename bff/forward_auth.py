@@ -10,45 +10,39 @@ allowed only on routes with ``websocket = true``, with the exact ``Origin`` as a
 Then exactly the ``/api`` rules apply: the route table on the canonical form of the original
 path, anti-forgery, scopes, claims, login freshness and the refresh single-flight. The answer
 is 200 with ``Authorization: Bearer ...`` for the edge to copy upstream, never cacheable, and
-with no CORS grant, so no page can read it even if it reached the endpoint.
+with no CORS grant, so no page can read it even if it reached the endpoint. ``bff.hot_path``
+serves it, before Flask.
 """
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, request
+from werkzeug.wrappers import Request
 
 from bff.errors import BadRequest, Forbidden
 from bff.proxy import authorized_route, credential_headers, credentials_for
-from bff.runtime import runtime
-from bff.sansio.proxy_rules import is_trusted
-from bff.settings import HTTP_METHODS
-
-blueprint = Blueprint("forward_auth", __name__)
+from bff.runtime import Runtime
+from bff.sansio.proxy_rules import RouteMatch, is_trusted
 
 
-@blueprint.route("/bff/authz", methods=list(HTTP_METHODS))
-@blueprint.route("/bff/authz/<path:_original>", methods=list(HTTP_METHODS))
-def authorize_for_the_edge(_original: str = "") -> Response:
-    """Any method, and any path below: Envoy's ext_authz calls with the original method at
-    ``path_prefix`` + the original path. Only the ``X-Forwarded-*`` headers are believed."""
-    rt = runtime()
-    if not is_trusted(request.remote_addr or "", rt.settings.trusted_proxies):
+def edge_authorization(rt: Runtime, req: Request) -> tuple[RouteMatch, dict[str, str]]:
+    """The route of the edge's original request and the headers the edge copies upstream.
+    Any method and any path below ``/bff/authz`` ask (Envoy's ext_authz calls with the
+    original method at ``path_prefix`` + the original path); only the ``X-Forwarded-*``
+    headers are believed."""
+    if not is_trusted(req.remote_addr or "", rt.settings.trusted_proxies):
         raise Forbidden("Only a trusted edge proxy may ask.")
-    original = request.headers.get("X-Forwarded-Uri", "")
-    method = request.headers.get("X-Forwarded-Method", "GET").upper()
+    original = req.headers.get("X-Forwarded-Uri", "")
+    method = req.headers.get("X-Forwarded-Method", "GET").upper()
     if not original.startswith("/") or original.startswith("//"):
         raise BadRequest("X-Forwarded-Uri must be the original request's path and query.")
     path = urlsplit(original).path or "/"
-    websocket = request.headers.get("X-Forwarded-Upgrade", "").lower() == "websocket"
+    websocket = req.headers.get("X-Forwarded-Upgrade", "").lower() == "websocket"
     if websocket and method != "GET":
         raise BadRequest("A WebSocket upgrade is a GET.")
-    match = authorized_route(path, method, websocket=websocket)
-    _, credential = credentials_for(match.route)
-    response = Response(status=200)
+    match = authorized_route(rt, req.headers, path, method, websocket=websocket)
+    _, credential = credentials_for(rt, req, match.route)
     # The proof names the URL the edge forwards to: the route's upstream and the rest.
-    response.headers.update(credential_headers(credential, method,
-                                               f"{match.route.upstream}{match.remainder}"))
-    response.headers["Cache-Control"] = "no-store, private"
-    return response
+    return match, credential_headers(rt, credential, method,
+                                     f"{match.route.upstream}{match.remainder}")

@@ -13,13 +13,12 @@ from werkzeug.exceptions import RequestHeaderFieldsTooLarge
 
 from bff import metrics, tracing
 from bff.errors import BffError, ProviderUnavailable
-from bff.logs import RequestIdMiddleware, configure_logging, current_request_id
+from bff.logs import configure_logging, current_request_id, write_access_line
 from bff.runtime import runtime
-from bff.sansio.proxy_rules import is_trusted
+from bff.sansio.proxy_rules import is_trusted, request_header_bytes
 from bff.settings import Settings
 
 blueprint = Blueprint("health", __name__)
-access_log = logging.getLogger("bff.access")
 log = logging.getLogger(__name__)
 
 MANAGEMENT_BODY_LIMIT = 64 * 1024
@@ -31,15 +30,7 @@ PROBE_SECONDS = 2.0
 PROBE_TIMEOUT = 3.0
 
 
-def route_label(path: str, rule: str | None) -> str:
-    """A bounded label: the /api prefix the proxy matched, the Flask rule, or ``unmatched``."""
-    if path.startswith("/api/"):
-        return str(g.get("route_prefix", UNMATCHED))
-    return rule or UNMATCHED
-
-
 def _start_request() -> None:
-    g.request_id = request.headers.get("X-Request-ID", "-")
     g.started = time.perf_counter()
     settings = runtime().settings
     if tracing.enabled():
@@ -48,34 +39,24 @@ def _start_request() -> None:
             f"{request.method} {request.url_rule.rule if request.url_rule else 'unmatched'}",
             request.headers, trusted, **{"http.request.method": request.method})
         g.trace_span = g.trace_context.__enter__()
-    size = sum(len(name) + len(value) + 4 for name, value in request.headers.items())
-    if size > settings.max_header_bytes:
+    if request_header_bytes(request.environ) > settings.max_header_bytes:
         raise RequestHeaderFieldsTooLarge(
             f"The request headers exceed {settings.max_header_bytes} bytes.")
-    if not request.path.startswith("/api/"):
-        request.max_content_length = MANAGEMENT_BODY_LIMIT
+    request.max_content_length = MANAGEMENT_BODY_LIMIT
 
 
 def _finish_request(response: Response) -> Response:
     settings = runtime().settings
     elapsed = time.perf_counter() - getattr(g, "started", time.perf_counter())
     rule = request.url_rule.rule if request.url_rule is not None else None
-    route = route_label(request.path, rule)
-    metrics.REQUESTS.labels(route=route, method=request.method,
-                            status=str(response.status_code)).inc()
-    metrics.REQUEST_SECONDS.labels(route=route, method=request.method).observe(elapsed)
+    route = rule or UNMATCHED
+    metrics.request_done(route, request.method, response.status_code, elapsed)
     if g.get("trace_span") is not None:
         g.trace_span.set_attribute("http.route", route)
         g.trace_span.set_attribute("http.response.status_code", response.status_code)
     _count_logins_and_logouts(response, settings)
     response.headers["X-Request-ID"] = current_request_id()
-    if g.get("audited"):
-        return response  # the proxy's audit line is this request's line
-    access_log.info(
-        "%s %s %d %.1fms", request.method, request.path, response.status_code, elapsed * 1000,
-        extra={"method": request.method, "path": request.path, "route": route,
-               "status": response.status_code, "duration_ms": round(elapsed * 1000, 1)},
-    )
+    write_access_line(request.method, request.path, route, response.status_code, elapsed)
     return response
 
 
@@ -128,10 +109,10 @@ def _provider_gate() -> None:
 
 
 def install(app: Flask, settings: Settings) -> None:
-    """Request ids, bounds on header and management-body sizes, metrics, access logs, and the
-    provider check before a login."""
+    """Bounds on header and management-body sizes, metrics, access logs, and the provider
+    check before a login, for the requests Flask serves (``bff.hot_path`` does the same for
+    ``/api`` and ``/bff/authz``)."""
     configure_logging(settings.log_format)
-    app.wsgi_app = RequestIdMiddleware(app.wsgi_app)  # type: ignore[method-assign]
     app.extensions["bff_provider_probe"] = ProviderProbe(settings)
     if not tracing.enabled() and tracing.configure():
         log.info("tracing on: OpenTelemetry spans exported per OTEL_* settings")

@@ -9,6 +9,7 @@ the configured prefixes or Flask rules, never raw paths.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -19,6 +20,8 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
+
+from bff.settings import HTTP_METHODS
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -62,6 +65,26 @@ LOGOUTS = Counter("bff_logouts_total", "Logouts, by kind (user, backchannel).", 
 RATE_LIMITED = Counter(
     "bff_rate_limited_total", "Requests refused by an abuse limit, by limit.", ["limit"],
 )
+
+
+_children: dict[tuple[object, ...], Any] = {}
+
+
+def child(metric: Any, *labels: str) -> Any:
+    """``metric.labels(*labels)``, looked up once per process: prometheus_client takes a lock
+    and checks the labels on every call, a cost the hot path pays per request (bench/). Callers
+    pass bounded labels only, so the cache stays small."""
+    found = _children.get((metric, *labels))
+    if found is None:
+        found = _children[(metric, *labels)] = metric.labels(*labels)
+    return found
+
+
+def request_done(route: str, method: str, status: int, seconds: float) -> None:
+    """Count one answered request; a method no route can allow is labelled ``other``."""
+    method = method if method in HTTP_METHODS else "other"
+    child(REQUESTS, route, method, str(status)).inc()
+    child(REQUEST_SECONDS, route, method).observe(seconds)
 
 
 def exposition() -> tuple[bytes, str]:

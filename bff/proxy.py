@@ -1,27 +1,24 @@
 """The streaming reverse proxy behind /api.
 
 The decisions (which route, is this path safe, which headers cross) live in
-``bff.sansio.proxy_rules``; ``Proxy`` and the view do the I/O: a pooled urllib3 client streams
-both bodies chunk by chunk, so memory stays flat whatever the size and Server-Sent Events pass
-through as written.
+``bff.sansio.proxy_rules``; ``Proxy`` and ``forward`` do the I/O: a pooled urllib3 client
+streams both bodies chunk by chunk, so memory stays flat whatever the size and Server-Sent
+Events pass through as written. ``bff.hot_path`` serves ``/api`` with them, before Flask.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from urllib.parse import urlsplit
 
 import urllib3
-from flask import Blueprint, Response, g, request
 from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
-from werkzeug.exceptions import MethodNotAllowed as MethodOutsideRules
+from werkzeug.wrappers import Request
 
 from bff import metrics, tracing
 from bff.errors import (
-    BffError,
     CsrfRejected,
     Forbidden,
     InsufficientClaims,
@@ -29,19 +26,17 @@ from bff.errors import (
     LoginRequired,
     MethodNotAllowed,
     NotFound,
-    PathRejected,
     PayloadTooLarge,
     ReauthenticationRequired,
     TokenUnavailable,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from bff.responses import error_response, http_error_response
-from bff.runtime import current_session, runtime
+from bff.logs import current_request_id
+from bff.runtime import Runtime, session_for
 from bff.sansio.authz import is_fresh, reauthentication_url, unmet_claims
 from bff.sansio.proxy_rules import (
     IDEMPOTENT,
-    REQUEST_ID,
     Forwarding,
     RouteMatch,
     connection_listed,
@@ -49,13 +44,12 @@ from bff.sansio.proxy_rules import (
     downstream_headers,
     is_invalid_token,
     is_trusted,
-    raw_request_path,
     upstream_headers,
 )
 from bff.sansio.refresh import Credential
 from bff.sansio.security import csrf_problem, is_safe_return_url, websocket_problem
 from bff.sessions import Session
-from bff.settings import HTTP_METHODS, Route
+from bff.settings import Route
 from bff.signing_keys import dpop_proof
 
 audit = logging.getLogger("bff.audit")
@@ -63,6 +57,8 @@ audit = logging.getLogger("bff.audit")
 CHUNK = 64 * 1024
 MAX_NONCE_LENGTH = 512
 MAX_NONCE_ORIGINS = 256
+
+
 class Proxy:
     """One connection pool per upstream host, kept alive between requests."""
 
@@ -121,7 +117,7 @@ class Proxy:
             outcome = "unreachable"
             raise UpstreamUnavailable(f"The API at {route.prefix} cannot be reached.") from exc
         finally:
-            metrics.UPSTREAM_SECONDS.labels(route=route.prefix, outcome=outcome).observe(
+            metrics.child(metrics.UPSTREAM_SECONDS, route.prefix, outcome).observe(
                 time.perf_counter() - started)
         if "close" in connection_listed(response.headers.get("Connection", "")):
             _not_reusable(response)
@@ -222,15 +218,15 @@ def discard(response: urllib3.BaseHTTPResponse) -> None:
     response.release_conn()
 
 
-def _body_chunks(limit: int) -> Iterator[bytes] | None:
+def _body_chunks(req: Request, limit: int) -> Iterator[bytes] | None:
     """The request body as a stream, cut off with 413 past the route's limit."""
-    length = request.content_length
+    length = req.content_length
     if length is not None and length > limit:
         raise PayloadTooLarge(f"The request body exceeds {limit} bytes.")
     if length == 0 or (length is None and "chunked" not in
-                       request.headers.get("Transfer-Encoding", "").lower()):
+                       req.headers.get("Transfer-Encoding", "").lower()):
         return None
-    stream = request.stream
+    stream = req.stream
 
     def chunks() -> Iterator[bytes]:
         sent = 0
@@ -243,90 +239,62 @@ def _body_chunks(limit: int) -> Iterator[bytes] | None:
     return chunks()
 
 
-blueprint = Blueprint("proxy", __name__)
-
-
-@blueprint.route("/api/", defaults={"_path": ""}, methods=list(HTTP_METHODS))
-@blueprint.route("/api/<path:_path>", methods=list(HTTP_METHODS), merge_slashes=False)
-def proxy_api(_path: str) -> Response:
-    entry = AuditEntry(request.method, request.path)
-    g.audited = True
-    try:
-        return _forward(entry)
-    except BffError as exc:
-        entry.route = g.get("route_prefix", entry.route)
-        entry.write(exc.status, exc.code)
-        raise
-
-
-@blueprint.app_errorhandler(MethodOutsideRules)
-def method_outside_rules(error: MethodOutsideRules) -> Response:
-    """Methods no route can allow (TRACE, CONNECT, WebDAV...) get the route table's answer."""
-    if not request.path.startswith("/api/"):
-        return http_error_response(error)
-    try:
-        match = runtime().routes.match(raw_request_path(request.environ))
-    except PathRejected as exc:
-        return error_response(exc)
-    if match is None:
-        return error_response(NotFound(f"No API route serves {request.path}."))
-    return error_response(_method_refused(match.route, request.method))
-
-
-def _method_refused(route: Route, method: str) -> MethodNotAllowed:
+def method_refused(route: Route, method: str) -> MethodNotAllowed:
     return MethodNotAllowed(f"{method} is not allowed on {route.prefix}.",
                             headers={"Allow": ", ".join(route.methods)})
 
 
-def authorized_route(raw_path: str, method: str, websocket: bool = False) -> RouteMatch:
+def route_for(rt: Runtime, raw_path: str) -> RouteMatch:
+    """The route for the canonical form of ``raw_path``; 404 when none serves it."""
+    match = rt.routes.match(raw_path)
+    if match is None:
+        raise NotFound(f"No API route serves {raw_path}.")
+    return match
+
+
+def authorized_route(rt: Runtime, headers: Mapping[str, str], raw_path: str, method: str,
+                     websocket: bool = False) -> RouteMatch:
     """The route that serves a request, after the checks every way to an upstream makes
     (``/api`` and forward-auth alike): anti-forgery (for a WebSocket upgrade, the exact
     ``Origin``, and a route that accepts WebSockets), a route for the canonical path, a method
     the route allows."""
-    rt = runtime()
-    problem = (websocket_problem if websocket else csrf_problem)(request.headers,
-                                                                 rt.settings.origin)
+    problem = (websocket_problem if websocket else csrf_problem)(headers, rt.settings.origin)
     if problem:
         raise CsrfRejected(f"Refused: {problem}.")
-    match = rt.routes.match(raw_path)
-    if match is None:
-        raise NotFound(f"No API route serves {raw_path}.")
-    g.route_prefix = match.route.prefix
+    match = route_for(rt, raw_path)
     if websocket and not match.route.websocket:
         raise Forbidden(f"{match.route.prefix} does not accept WebSockets.")
     if method not in match.route.methods:
-        raise _method_refused(match.route, method)
+        raise method_refused(match.route, method)
     return match
 
 
-def _forward(entry: AuditEntry) -> Response:
-    rt = runtime()
-    match = authorized_route(raw_request_path(request.environ), request.method)
+def forward(rt: Runtime, req: Request, match: RouteMatch, entry: AuditEntry
+            ) -> tuple[int, list[tuple[str, str]], Relay]:
+    """Send ``req`` to its route's upstream with the credential the route needs; the
+    upstream's status, the headers the browser may see and its body as it arrives."""
     route = match.route
-    entry.route = route.prefix
-    remainder = match.remainder
-    session, credential = credentials_for(route)
+    session, credential = credentials_for(rt, req, route)
     entry.session = session
-    url = f"{route.upstream}{remainder}"
-    if request.query_string:
-        url = f"{url}?{request.query_string.decode('latin-1')}"
-    body = _body_chunks(route.max_body_bytes)
-    incoming_id = request.headers.get("X-Request-ID", "")
-    peer = request.remote_addr or ""
+    url = f"{route.upstream}{match.remainder}"
+    if req.query_string:
+        url = f"{url}?{req.query_string.decode('latin-1')}"
+    body = _body_chunks(req, route.max_body_bytes)
+    peer = req.remote_addr or ""
     forwarding = Forwarding(
         peer=peer,
         peer_is_trusted_proxy=is_trusted(peer, rt.settings.trusted_proxies),
         public_origin=rt.settings.origin,
-        request_id=incoming_id if REQUEST_ID.fullmatch(incoming_id) else secrets.token_hex(8),
+        request_id=current_request_id(),
     )
+    method = req.method
 
     def send(credential: Credential | None) -> urllib3.BaseHTTPResponse:
-        headers = upstream_headers(request.headers, route,
-                                   credential_headers(credential, request.method, url),
-                                   forwarding)
-        if body is not None and request.content_length is not None:
-            headers["Content-Length"] = str(request.content_length)
-        return rt.proxy.send(route, request.method, url, headers, body)
+        headers = upstream_headers(req.headers, route,
+                                   credential_headers(rt, credential, method, url), forwarding)
+        if body is not None and req.content_length is not None:
+            headers["Content-Length"] = str(req.content_length)
+        return rt.proxy.send(route, method, url, headers, body)
 
     upstream = send(credential)
     challenge = upstream.headers.get("WWW-Authenticate", "")
@@ -336,7 +304,7 @@ def _forward(entry: AuditEntry) -> Response:
         discard(upstream)
         upstream = send(credential)
         challenge = upstream.headers.get("WWW-Authenticate", "")
-    if (session is not None and credential is not None and request.method in IDEMPOTENT
+    if (session is not None and credential is not None and method in IDEMPOTENT
             and body is None and is_invalid_token(upstream.status, challenge)):
         discard(upstream)
         session, token = rt.tokens.refresh_after_rejection(session, credential.token,
@@ -345,14 +313,12 @@ def _forward(entry: AuditEntry) -> Response:
         entry.session = session
         upstream = send(credential)
     entry.upstream_answered()
-    return Response(Relay(upstream, entry), status=upstream.status,
-                    headers=downstream_headers(upstream.headers,
-                                               credentialed=credential is not None
-                                               or session is not None),
-                    direct_passthrough=True)
+    headers = downstream_headers(upstream.headers,
+                                 credentialed=credential is not None or session is not None)
+    return upstream.status, headers, Relay(upstream, entry)
 
 
-def credential_headers(credential: Credential | None, method: str, url: str
+def credential_headers(rt: Runtime, credential: Credential | None, method: str, url: str
                        ) -> dict[str, str]:
     """``Authorization: Bearer``, or ``Authorization: DPoP`` with a fresh proof of the key
     the token is bound to, for this method and upstream URL (RFC 9449 section 7.1)."""
@@ -360,7 +326,6 @@ def credential_headers(credential: Credential | None, method: str, url: str
         return {}
     if credential.dpop_jkt is None:
         return {"Authorization": f"Bearer {credential.token}"}
-    rt = runtime()
     key = rt.oidc.bound_key(credential.dpop_jkt)
     assert key is not None
     return {"Authorization": f"DPoP {credential.token}",
@@ -368,10 +333,10 @@ def credential_headers(credential: Credential | None, method: str, url: str
                                nonce=rt.proxy.nonce_for(url))}
 
 
-def credentials_for(route: Route) -> tuple[Session | None, Credential | None]:
+def credentials_for(rt: Runtime, req: Request, route: Route
+                    ) -> tuple[Session | None, Credential | None]:
     """The session (when the route's token type needs one) and the credential to attach."""
-    rt = runtime()
-    session = None if route.token in ("none", "client") else current_session()
+    session = None if route.token in ("none", "client") else session_for(rt, req)
     plan = credential_plan(route.token, None if route.token in ("none", "client")
                            else session is not None)
     if plan == "login_required":
@@ -391,7 +356,7 @@ def credentials_for(route: Route) -> tuple[Session | None, Credential | None]:
     if route.max_age is not None and not is_fresh(auth_time, route.max_age, time.time()):
         raise ReauthenticationRequired(
             f"This requires a login within the last {route.max_age} seconds.",
-            extra={"login_url": reauthentication_url(_page_path(), route.max_age)})
+            extra={"login_url": reauthentication_url(_page_path(rt, req), route.max_age)})
     try:
         session, token = rt.tokens.access_token(session, route.resource)
     except TokenUnavailable as exc:
@@ -399,11 +364,11 @@ def credentials_for(route: Route) -> tuple[Session | None, Credential | None]:
     return session, Credential(token, session.tokens.dpop_jkt)
 
 
-def _page_path() -> str:
+def _page_path(rt: Runtime, req: Request) -> str:
     """Where the fresh login returns: the page the SPA is on (its Referer, same origin only),
     else the root; never the /api call itself, which is no page."""
-    referer = urlsplit(request.headers.get("Referer", ""))
-    origin = urlsplit(runtime().settings.origin)
+    referer = urlsplit(req.headers.get("Referer", ""))
+    origin = urlsplit(rt.settings.origin)
     if (referer.scheme, referer.netloc) == (origin.scheme, origin.netloc) and \
             is_safe_return_url(referer.path or "/"):
         return (referer.path or "/") + (f"?{referer.query}" if referer.query else "")

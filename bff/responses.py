@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
-from flask import Response, jsonify, request
+from flask import request
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Request, Response
 
 from bff.errors import BffError
-from bff.store import as_unavailable
+from bff.store import OUTAGE_ERRORS, as_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -31,18 +33,20 @@ a{{color:#3556d8}}
 """
 
 
-def wants_json() -> bool:
-    if request.path.startswith("/api/") or "X-CSRF" in request.headers:
+def wants_json(req: Request) -> bool:
+    if req.path.startswith("/api/") or "X-CSRF" in req.headers:
         return True
-    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    best = req.accept_mimetypes.best_match(["application/json", "text/html"])
     return best != "text/html"
 
 
-def error_response(error: BffError) -> Response:
-    if wants_json():
-        response = jsonify({**error.extra, "error": error.code,
-                            "error_description": error.description})
-        response.status_code = error.status
+def render_error(error: BffError, as_json: bool) -> Response:
+    """The error as JSON (``error``, ``error_description`` and its extra fields) or as a page;
+    never stored. Needs no Flask context: the hot path renders with it too."""
+    if as_json:
+        body = json.dumps({**error.extra, "error": error.code,
+                           "error_description": error.description}, separators=(",", ":"))
+        response = Response(f"{body}\n", status=error.status, mimetype="application/json")
     else:
         page = PAGE.format(title=escape(error.title), description=escape(error.description),
                            code=escape(error.code))
@@ -52,21 +56,27 @@ def error_response(error: BffError) -> Response:
     return response
 
 
-def http_error_response(error: HTTPException) -> Response:
-    """Werkzeug's own errors (404, 405, 413 from the server) in the same two shapes."""
-    wrapped = BffError(error.description or error.name)
-    wrapped.code = error.name.lower().replace(" ", "_")
-    wrapped.status = error.code or 500
-    wrapped.title = error.name
-    return error_response(wrapped)
-
-
-def store_outage_response(error: Exception) -> Response:
-    """A Redis failure that escaped ``store_errors``: still a 503 the user can read."""
-    return error_response(as_unavailable(error))
-
-
-def unexpected_error_response(error: Exception) -> Response:
-    """Never a stack trace for the user; the log keeps the type (tokens never reach messages)."""
+def as_bff_error(error: Exception) -> BffError:
+    """Any exception as the error a user sees: ours as they are, Werkzeug's (404, 405, 413 from
+    the server, 431) by their status, a Redis outage as 503, anything else as a logged 500 that
+    shows no detail (tokens never reach messages)."""
+    if isinstance(error, BffError):
+        return error
+    if isinstance(error, HTTPException):
+        allowed = getattr(error, "valid_methods", None)
+        wrapped = BffError(error.description or error.name,
+                           headers={"Allow": ", ".join(allowed)} if allowed else None)
+        wrapped.code = error.name.lower().replace(" ", "_")
+        wrapped.status = error.code or 500
+        wrapped.title = error.name
+        return wrapped
+    if isinstance(error, OUTAGE_ERRORS):
+        return as_unavailable(error)
     log.exception("unhandled error: %s", type(error).__name__)
-    return error_response(BffError("An unexpected error happened; it has been logged."))
+    return BffError("An unexpected error happened; it has been logged.")
+
+
+def error_response(error: Exception) -> Response:
+    """Flask's error handler: every exception of a request Flask serves, in the shape the
+    request wants."""
+    return render_error(as_bff_error(error), wants_json(request))

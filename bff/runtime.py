@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flask import current_app, request
+from werkzeug.wrappers import Request
 
 from bff.sansio.security import sole_value
 
@@ -42,8 +43,12 @@ def runtime() -> Runtime:
 
 def current_session(*, slide: bool = True) -> Session | None:
     """The session named by the request's cookie, if it still exists (one Redis round trip)."""
-    rt = runtime()
-    session_id = sole_value(request.cookies.getlist(rt.settings.cookie_name))
+    return session_for(runtime(), request, slide=slide)
+
+
+def session_for(rt: Runtime, req: Request, *, slide: bool = True) -> Session | None:
+    """The session named by ``req``'s cookie; a cookie sent twice names none."""
+    session_id = sole_value(req.cookies.getlist(rt.settings.cookie_name))
     if not session_id:
         return None
     return rt.store.load(session_id, slide=slide)

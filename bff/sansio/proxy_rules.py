@@ -183,6 +183,19 @@ def _canonical_escape(escape: re.Match[str]) -> str:
     return f"%{escape.group(1).upper()}"
 
 
+def request_header_bytes(environ: Mapping[str, object]) -> int:
+    """The size of the request's header block as sent (name, ``: ``, value, CRLF per field),
+    read from the WSGI environ (``HTTP_X_A`` is ``X-A``; ``CONTENT_TYPE`` and
+    ``CONTENT_LENGTH`` have their header's length)."""
+    size = 0
+    for key, value in environ.items():
+        if key.startswith("HTTP_") and isinstance(value, str):
+            size += len(key) - 1 + len(value)
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and isinstance(value, str) and value:
+            size += len(key) + 4 + len(value)
+    return size
+
+
 def raw_request_path(environ: Mapping[str, object]) -> str:
     """The path exactly as the client sent it: decoded paths hide ``%2f`` and ``%2e``."""
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
