@@ -214,6 +214,9 @@ def bench_server(run: Run, workdir: Path, wanted: set[str], spec: stack.ServerSp
                          cookie_file, Meter(bff.pid, bff_client))
                 run.load("edge + BFF authz 1 MB", label, edge.url, BIG_PATH, run.saturating,
                          cookie_file, Meter(bff.pid, bff_client))
+                if run.args.profile:
+                    run.extra["edge_profile"] = profile_load(run, workdir, bff, cookie_file,
+                                                             "BFF authz", via=edge)
             run.load("BFF /api 1 MB", label, bff.url, BIG_PATH, run.saturating, cookie_file,
                      Meter(bff.pid, bff_client))
         if "moderate" in wanted:
@@ -227,6 +230,10 @@ def bench_server(run: Run, workdir: Path, wanted: set[str], spec: stack.ServerSp
                 run.extra["profile"] = {"bare proxy": run.extra.pop("bare_profile", None),
                                         "BFF": profiled}
                 print_profiles(run.extra["profile"]["bare proxy"], profiled)
+        if run.extra.get("edge_profile"):
+            say("    forward-auth: the BFF answering /bff/authz")
+            print_profiles(run.extra["profile"]["bare proxy"] if "profile" in run.extra
+                           else None, run.extra["edge_profile"])
         run.extra["redis_bytes_per_session"] = session_memory(bff_client, session_id_of(cookie))
         store = session_store(bff_config_path(workdir, bff.port), redis_url, secret_key)
         run.extra["session_record"] = record_breakdown(store, session_id_of(cookie))
@@ -278,9 +285,10 @@ def line_count(path: Path) -> int:
 
 
 def profile_load(run: Run, workdir: Path, target: stack.Process, cookie_file: Path | None,
-                 label: str) -> dict[str, Any] | None:
-    """py-spy on every worker of ``target`` for ``--seconds`` in the middle of an /api load;
-    returns the shares and the interpreter's microseconds per request in each category."""
+                 label: str, via: stack.Process | None = None) -> dict[str, Any] | None:
+    """py-spy on every worker of ``target`` for ``--seconds`` in the middle of an /api load
+    (sent to ``via``, the edge, when given); returns the shares and the interpreter's
+    microseconds per request in each category."""
     from concurrent.futures import ThreadPoolExecutor
 
     from bench.load import process_tree
@@ -288,9 +296,10 @@ def profile_load(run: Run, workdir: Path, target: stack.Process, cookie_file: Pa
     workers = process_tree(target.pid)[1:]
     outputs = [workdir / f"profile-{label}-{pid}.txt" for pid in workers]
     seconds = run.args.seconds
-    say(f"profile: py-spy on the {label} workers {workers} during an /api load")
+    say(f"profile: py-spy on the {label} workers {workers} during an /api load"
+        f"{' through the edge' if via else ''}")
     with ThreadPoolExecutor(1) as pool:
-        load = pool.submit(run_wrk, target.url, API_PATH,
+        load = pool.submit(run_wrk, (via or target).url, API_PATH,
                            replace(run.saturating, seconds=seconds + 2), cookie_file)
         time.sleep(0.5)
         recorders = [profile.start_recording(pid, seconds, output)

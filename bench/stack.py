@@ -289,8 +289,8 @@ def bff(workdir: Path, port: int, issuer: str, upstream: Process, redis_url: str
 
 @contextmanager
 def edge(workdir: Path, bff_process: Process, upstream: Process) -> Iterator[Process]:
-    """nginx in forward-auth mode, as deploy/edge/nginx.conf ships it (one worker per core): it asks the
-    BFF's /bff/authz and moves the bytes from the upstream itself."""
+    """nginx in forward-auth mode, as deploy/edge/nginx.conf ships it (a worker per core): it
+    asks the BFF's /bff/authz and moves the bytes from the upstream itself."""
     port = free_port()
     directory = workdir / f"edge-{port}"
     directory.mkdir()

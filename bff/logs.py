@@ -38,7 +38,9 @@ _SECRETS = re.compile(
 
 # Every alternative of _SECRETS contains one of these (case-insensitively); a line holding none
 # of them skips the regular expression, the hottest function of a proxied request (bench/).
-_SECRET_MARKERS = ("eyj", "token", "code", "secret", "password", "bearer", "basic", "bff")
+# A formatted line always names its logger (``bff.audit``), so the cookie marker is ``bff=``.
+_SECRET_MARKERS = ("eyj", "token", "code", "secret", "password", "bearer", "basic", "bff=",
+                   "bff_login=")
 
 
 def _mask(match: re.Match[str]) -> str:
