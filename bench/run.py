@@ -157,6 +157,9 @@ def execute(run: Run, workdir: Path, wanted: set[str], specs: list[stack.ServerS
             run.load("direct", "nginx", upstream.url, "/orders", run.saturating)
             if "moderate" in wanted:
                 run.load("direct (moderate)", "nginx", upstream.url, "/orders", run.moderate)
+            if "edge" in wanted:
+                # The ceiling of moving 1 MB answers on this machine, no proxy in between.
+                run.load("direct 1 MB", "nginx", upstream.url, "/orders/big", run.saturating)
         for index, spec in enumerate(specs):
             primary = index == 0
             bench_server(run, workdir, wanted, spec, primary, port, issuer, upstream, bff_redis,

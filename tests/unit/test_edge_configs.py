@@ -9,7 +9,13 @@ from typing import Any
 
 import yaml
 
+from bff.sansio.proxy_rules import NEVER_DOWNSTREAM
+
 EDGE = Path(__file__).resolve().parents[2] / "deploy" / "edge"
+# What the built-in proxy never passes to the browser, which the edge must drop as well.
+HIDDEN = NEVER_DOWNSTREAM | {"proxy-authenticate"} | {
+    f"access-control-{name}" for name in ("allow-origin", "allow-credentials", "allow-headers",
+                                          "allow-methods", "expose-headers", "max-age")}
 
 
 def walk(node: Any, key: str) -> list[Any]:
@@ -33,7 +39,10 @@ def test_traefik_forward_auth_asks_the_bff_and_copies_its_headers() -> None:
     assert set(auth["authResponseHeaders"]) == {"Authorization", "DPoP"}
     assert config["http"]["middlewares"]["no-cookie"]["headers"]["customRequestHeaders"] == {
         "Cookie": ""}
-    assert config["http"]["routers"]["api"]["middlewares"] == ["bff-authz", "no-cookie"]
+    assert config["http"]["routers"]["api"]["middlewares"] == ["bff-authz", "no-cookie",
+                                                               "api-answers"]
+    removed = config["http"]["middlewares"]["api-answers"]["headers"]["customResponseHeaders"]
+    assert {name.lower() for name in removed} == HIDDEN and set(removed.values()) == {""}
 
 
 def test_envoy_ext_authz_asks_the_bff_and_copies_its_headers() -> None:
@@ -49,6 +58,8 @@ def test_envoy_ext_authz_asks_the_bff_and_copies_its_headers() -> None:
                 service["authorization_response"]["allowed_upstream_headers"]["patterns"]}
     assert upstream == {"authorization", "dpop"}
     assert ["cookie"] in walk(config, "request_headers_to_remove")
+    [removed] = walk(config, "response_headers_to_remove")
+    assert set(removed) == HIDDEN
     assert {"upgrade_type": "websocket"} in walk(config, "upgrade_configs")[0]
 
 
@@ -59,3 +70,6 @@ def test_nginx_config_copies_authorization_and_dpop_and_passes_the_upgrade() -> 
                  "proxy_set_header X-Forwarded-Upgrade $http_upgrade;",
                  "proxy_set_header X-Forwarded-Uri $request_uri;"):
         assert line in text, line
+    hidden = {line.split()[1].rstrip(";").lower() for line in text.splitlines()
+              if line.strip().startswith("proxy_hide_header ")}
+    assert hidden == HIDDEN

@@ -7,6 +7,7 @@ import pytest
 import urllib3
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from werkzeug.datastructures import EnvironHeaders
 
 from bff.errors import PathRejected
 from bff.sansio.proxy_rules import (
@@ -19,9 +20,12 @@ from bff.sansio.proxy_rules import (
     header_key,
     is_trusted,
     raw_request_path,
+    request_header_bytes,
     upstream_headers,
 )
 from bff.settings import Route, SettingsError
+
+HEADER_NAMES = st.text("abcdefghijklmnopqrstuvwxyz-_0123456789", min_size=1, max_size=20)
 
 ORDERS = Route(prefix="/api/orders", upstream="http://127.0.0.1:9/orders")
 ORDERS_ADMIN = Route(prefix="/api/orders/admin", upstream="http://127.0.0.1:9/admin")
@@ -372,3 +376,21 @@ def test_an_answer_no_credential_chose_keeps_the_upstreams_caching() -> None:
 def test_the_credential_each_token_type_sends(token_type: str, has_session: bool | None,
                                               plan: str) -> None:
     assert credential_plan(token_type, has_session) == plan
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(HEADER_NAMES, st.text(st.characters(min_codepoint=32, max_codepoint=255),
+                                             max_size=40), max_size=12),
+       st.sampled_from(["", "application/json"]), st.sampled_from(["", "12"]))
+def test_the_header_size_bound_counts_what_werkzeug_shows(
+        fields: dict[str, str], content_type: str, content_length: str) -> None:
+    """The bound is read off the WSGI environ, before any request object exists; it counts
+    each field as the request's header block carries it (name, colon, space, value, CRLF)."""
+    environ = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in fields.items()}
+    environ |= {"REQUEST_METHOD": "GET", "PATH_INFO": "/api/x", "wsgi.url_scheme": "http"}
+    if content_type:
+        environ["CONTENT_TYPE"] = content_type
+    if content_length:
+        environ["CONTENT_LENGTH"] = content_length
+    shown = EnvironHeaders(environ)
+    assert request_header_bytes(environ) == sum(len(n) + len(v) + 4 for n, v in shown.items())
