@@ -50,6 +50,8 @@ def shipped_nginx(port: int, bff: str, upstream: str) -> Iterator[str]:
     if not Path(binary).exists():
         raise RuntimeError("nginx is missing: apt-get install nginx-light (see .ci/run)")
     directory = Path(tempfile.mkdtemp(prefix="bff-test-edge-"))
+    # Started as root, nginx writes request bodies to its temp dirs as an unprivileged user.
+    directory.chmod(0o755)
     config = directory / "nginx.conf"
     config.write_text((ROOT / "deploy" / "edge" / "nginx.conf").read_text()
                       .replace("@PORT@", str(port)).replace("@BFF@", bff)

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from bff.sansio.proxy_rules import NEVER_DOWNSTREAM
+from bff.sansio.proxy_rules import NEVER_DOWNSTREAM, REQUEST_HEADER_ALLOW_LIST
 
 EDGE = Path(__file__).resolve().parents[2] / "deploy" / "edge"
 # What the built-in proxy never passes to the browser, which the edge must drop as well.
@@ -65,7 +65,7 @@ def test_envoy_ext_authz_asks_the_bff_and_copies_its_headers() -> None:
 
 def test_nginx_config_copies_authorization_and_dpop_and_passes_the_upgrade() -> None:
     text = (EDGE / "nginx.conf").read_text()
-    for line in ("auth_request /_bff_authz;", "proxy_set_header Cookie \"\";",
+    for line in ("auth_request /_bff_authz;", "proxy_pass_request_headers off;",
                  "auth_request_set $bff_authorization $upstream_http_authorization;",
                  "proxy_set_header X-Forwarded-Upgrade $http_upgrade;",
                  "proxy_set_header X-Forwarded-Uri $request_uri;"):
@@ -73,3 +73,17 @@ def test_nginx_config_copies_authorization_and_dpop_and_passes_the_upgrade() -> 
     hidden = {line.split()[1].rstrip(";").lower() for line in text.splitlines()
               if line.strip().startswith("proxy_hide_header ")}
     assert hidden == HIDDEN
+
+
+def test_nginx_sends_only_the_allow_listed_browser_headers_to_apis() -> None:
+    """With ``proxy_pass_request_headers off`` the API gets exactly the headers the /api/
+    location sets: the built-in proxy's allow-list, the forwarding headers, the credential and
+    a WebSocket handshake's own; never the cookie."""
+    text = (EDGE / "nginx.conf").read_text()
+    api = text[text.index("location /api/ {"):text.index("location = /_bff_authz")]
+    sent = {line.split()[1].lower() for line in api.splitlines()
+            if line.strip().startswith("proxy_set_header ")}
+    assert sent == REQUEST_HEADER_ALLOW_LIST | {
+        "host", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id",
+        "authorization", "dpop", "upgrade", "connection", "sec-websocket-key",
+        "sec-websocket-version", "sec-websocket-protocol", "sec-websocket-extensions"}

@@ -65,3 +65,23 @@ def test_nginx_keeps_what_the_built_in_proxy_keeps_from_the_browser(stack: Stack
     assert "WWW-Authenticate" not in answer.headers
     assert "Proxy-Authenticate" not in answer.headers
     assert answer.headers["X-Kept"] == "yes"
+
+
+def test_only_the_allow_listed_browser_headers_cross_the_edge(stack: Stack, edge: str) -> None:
+    """Invariant 10 at the edge: identity headers a browser can forge never reach an API, and
+    the forwarding chain is the edge's own view; a body still crosses whole."""
+    cookie, token, _ = stack.plant_session(scopes=("openid", "orders:read", "orders:write"))
+    answer = requests.post(f"{edge}/api/orders/edge-headers", data=b"x" * 70_000, timeout=10,
+                           cookies={"bff": cookie}, headers={
+                               **XHR, "Content-Type": "application/octet-stream",
+                               "Accept-Language": "fr", "X-User": "admin",
+                               "X-Forwarded-For": "203.0.113.66", "Forwarded": "for=203.0.113.66",
+                               "X-Api-Key": "forged", "X-Real-IP": "203.0.113.66"})
+    assert answer.status_code == 200, answer.text
+    seen = stack.upstream.seen_under("/api/orders/edge-headers")[-1]
+    assert seen.body_bytes == 70_000
+    assert seen.header("Authorization") == [f"Bearer {token}"]
+    assert seen.header("Accept-Language") == ["fr"]
+    assert seen.header("X-Forwarded-For") == ["127.0.0.1"]
+    for name in ("cookie", "x-user", "forwarded", "x-api-key", "x-real-ip", "x-csrf"):
+        assert name not in seen.names(), name
