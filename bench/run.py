@@ -211,6 +211,10 @@ def bench_server(run: Run, workdir: Path, wanted: set[str], spec: stack.ServerSp
             run.load("BFF /bff/user", label, bff.url, "/bff/user", run.saturating, cookie_file,
                      Meter(bff.pid, bff_client))
         if "edge" in wanted and primary:
+            with stack.edge(workdir, upstream, upstream) as ceiling:
+                say("forward-auth ceiling: nginx's authz subrequest answered by nginx itself")
+                run.load("edge, authz free (ceiling)", "nginx", ceiling.url, API_PATH,
+                         run.saturating, cookie_file)
             with stack.edge(workdir, bff, upstream) as edge:
                 say("forward-auth: nginx asks the BFF's /bff/authz, then moves the bytes itself")
                 run.load("edge + BFF authz /api", label, edge.url, API_PATH, run.saturating,

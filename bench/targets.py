@@ -34,6 +34,20 @@ def verdicts(rows: list[Row], extra: dict[str, Any], server: str) -> list[dict[s
         ratio = api.rps / bare.rps if bare.rps else 0.0
         check("BFF /api throughput >= 90% of the bare proxy", ratio >= 0.9,
               f"{api.rps:,.0f} vs {bare.rps:,.0f} req/s = {ratio:.0%}")
+    edge = _row(rows, "edge + BFF authz /api", server)
+    if edge and peer:
+        ratio = edge.rps / peer.rps if peer.rps else float("inf")
+        check("forward-auth throughput >= 3x the Node.js peer (200-byte answer)", ratio >= 3,
+              f"{edge.rps:,.0f} vs {peer.rps:,.0f} req/s = {ratio:.2f}x")
+    edge_big = _row(rows, "edge + BFF authz 1 MB", server)
+    peer_big = next((r for r in rows if r.scenario == "peer /api 1 MB"), None)
+    if edge_big and peer_big:
+        ratio = edge_big.rps / peer_big.rps if peer_big.rps else float("inf")
+        ceiling = _row(rows, "direct 1 MB")
+        check("forward-auth throughput >= 10x the Node.js peer (1 MB answer)", ratio >= 10,
+              f"{edge_big.rps:,.0f} vs {peer_big.rps:,.0f} req/s = {ratio:.2f}x"
+              + (f" (wrk straight from nginx, no proxy: {ceiling.rps:,.0f} req/s = "
+                 f"{ceiling.rps / peer_big.rps:.1f}x)" if ceiling and peer_big.rps else ""))
     api_m = _row(rows, "BFF /api (moderate)", server)
     bare_m = _row(rows, "bare proxy (moderate)", server)
     if api_m and bare_m:
