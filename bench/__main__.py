@@ -82,8 +82,9 @@ def rerun_on_snapshot(args: argparse.Namespace, argv: list[str]) -> int:
                "PYTHONPATH": os.pathsep.join(p for p in path if p)}
         print(f"bench: measuring bff/ as committed at {args.ref} ({commit[:12]})", flush=True)
         named = argv if "--name" in argv else [*argv, "--name", args.name]
+        # From the snapshot: ``python -m`` puts its working directory first on sys.path.
         return subprocess.run([sys.executable, "-m", "bench", *named], env=env,
-                              cwd=ROOT).returncode
+                              cwd=snapshot).returncode
     finally:
         shutil.rmtree(snapshot, ignore_errors=True)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import redis
 
+import bff
 from bff.processes import (
     free_port,
     redis_server_command,
@@ -30,6 +31,9 @@ from bff.processes import (
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 GUNICORN_CONF = ROOT / "config" / "gunicorn.conf.py"
+# Where the measured bff/ lives: the --ref snapshot, else this checkout. Servers start there,
+# since gunicorn (and ``python -m``) put their working directory first on sys.path.
+CODE_ROOT = Path(bff.__file__).resolve().parents[1]
 CLIENT_SECRET = "demo-bff-secret-change-me"
 BIG_BYTES = 1024 * 1024
 UPSTREAM_BODY = (
@@ -82,7 +86,7 @@ class Process:
 @contextmanager
 def spawn(name: str, args: Sequence[str], port: int, workdir: Path,
           env: Mapping[str, str] | None = None, ready_path: str | None = "/healthz",
-          cwd: Path = ROOT) -> Iterator[Process]:
+          cwd: Path = CODE_ROOT) -> Iterator[Process]:
     log = workdir / f"{name}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(list(args), stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
@@ -266,7 +270,8 @@ scopes = ["orders:read"]
 
 def gunicorn_command(app: str, port: int, spec: ServerSpec) -> list[str]:
     return [sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONF),
-            "--bind", f"127.0.0.1:{port}", *spec.gunicorn_args(), app]
+            "--chdir", str(CODE_ROOT), "--bind", f"127.0.0.1:{port}", *spec.gunicorn_args(),
+            app]
 
 
 @contextmanager
