@@ -20,7 +20,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Request
 
 from bff import metrics, tracing
-from bff.errors import MethodNotAllowed
+from bff.errors import MethodNotAllowed, PathRejected
 from bff.forward_auth import edge_authorization
 from bff.logs import current_request_id, write_access_line
 from bff.proxy import AuditEntry, authorized_route, forward, method_refused, route_for
@@ -129,7 +129,7 @@ class HotPath:
             return entry.route
         try:
             match = self._rt.routes.match(raw_request_path(req.environ))
-        except Exception:  # noqa: BLE001 - a path no route can take has no route
+        except PathRejected:
             match = None
         entry.route = match.route.prefix if match is not None else "-"
         return match.route.prefix if match is not None else UNMATCHED
