@@ -21,16 +21,16 @@ from urllib.parse import urlsplit
 from werkzeug.wrappers import Request
 
 from bff.errors import BadRequest, Forbidden
-from bff.proxy import authorized_route, credential_headers, credentials_for
+from bff.proxy import AuditEntry, authorized_route, credential_headers, credentials_for
 from bff.runtime import Runtime
-from bff.sansio.proxy_rules import RouteMatch, is_trusted
+from bff.sansio.proxy_rules import is_trusted
 
 
-def edge_authorization(rt: Runtime, req: Request) -> tuple[RouteMatch, dict[str, str]]:
-    """The route of the edge's original request and the headers the edge copies upstream.
-    Any method and any path below ``/bff/authz`` ask (Envoy's ext_authz calls with the
-    original method at ``path_prefix`` + the original path); only the ``X-Forwarded-*``
-    headers are believed."""
+def edge_authorization(rt: Runtime, req: Request, entry: AuditEntry) -> dict[str, str]:
+    """The headers the edge copies upstream; ``entry`` learns the original request, its route
+    and session for the decision's audit line. Any method and any path below ``/bff/authz``
+    ask (Envoy's ext_authz calls with the original method at ``path_prefix`` + the original
+    path); only the ``X-Forwarded-*`` headers are believed, and only from a trusted edge."""
     if not is_trusted(req.remote_addr or "", rt.settings.trusted_proxies):
         raise Forbidden("Only a trusted edge proxy may ask.")
     original = req.headers.get("X-Forwarded-Uri", "")
@@ -38,11 +38,12 @@ def edge_authorization(rt: Runtime, req: Request) -> tuple[RouteMatch, dict[str,
     if not original.startswith("/") or original.startswith("//"):
         raise BadRequest("X-Forwarded-Uri must be the original request's path and query.")
     path = urlsplit(original).path or "/"
+    entry.method, entry.path = method, path
     websocket = req.headers.get("X-Forwarded-Upgrade", "").lower() == "websocket"
     if websocket and method != "GET":
         raise BadRequest("A WebSocket upgrade is a GET.")
     match = authorized_route(rt, req.headers, path, method, websocket=websocket)
-    _, credential = credentials_for(rt, req, match.route)
+    entry.route = match.route.prefix
+    entry.session, credential = credentials_for(rt, req, match.route)
     # The proof names the URL the edge forwards to: the route's upstream and the rest.
-    return match, credential_headers(rt, credential, method,
-                                     f"{match.route.upstream}{match.remainder}")
+    return credential_headers(rt, credential, method, f"{match.route.upstream}{match.remainder}")

@@ -4,7 +4,8 @@ A Flask request costs more Python before and after the view (request context, UR
 hooks, the session interface, the response object) than the BFF's own work on these paths
 (bench/README.md). Their rules are plain functions (``bff.proxy``, ``bff.forward_auth``,
 ``bff.sansio``), so this WSGI layer calls them directly and does itself what the hooks do for
-every other path: the header-size bound, the trace span, the metrics, one log line,
+every other path: the header-size bound, the trace span, the metrics, one log line (the
+audit line: ``proxy`` for ``/api``, ``authz`` for a forward-auth decision),
 ``X-Request-ID``, the security headers, and errors in the shapes ``bff.responses`` gives them.
 """
 
@@ -22,7 +23,7 @@ from werkzeug.wrappers import Request
 from bff import metrics, tracing
 from bff.errors import MethodNotAllowed, PathRejected
 from bff.forward_auth import edge_authorization
-from bff.logs import current_request_id, write_access_line
+from bff.logs import current_request_id
 from bff.proxy import AuditEntry, authorized_route, forward, method_refused, route_for
 from bff.responses import as_bff_error, render_error, wants_json
 from bff.runtime import Runtime
@@ -67,42 +68,38 @@ class HotPath:
             return self._app(environ, start_response)
         req = Request(environ)
         started = time.perf_counter()
-        entry = AuditEntry(req.method, path) if api else None
+        entry = AuditEntry(req.method, path, "proxy" if api else "authz")
         if tracing.enabled():
             trusted = is_trusted(req.remote_addr or "", self._rt.settings.trusted_proxies)
             name = f"{req.method} {API_SPAN if api else AUTHZ_ROUTE}"
             with tracing.server_span(name, req.headers, trusted,
                                      **{"http.request.method": req.method}) as span:
-                reply = self._reply(req, entry)
+                reply = self._reply(req, entry, api)
                 span.set_attribute("http.route", reply.route)
                 span.set_attribute("http.response.status_code", reply.status)
         else:
-            reply = self._reply(req, entry)
-        elapsed = time.perf_counter() - started
-        metrics.request_done(reply.route, req.method, reply.status, elapsed)
-        if entry is None:
-            write_access_line(req.method, path, reply.route, reply.status, elapsed)
-        elif reply.error is not None:
-            entry.write(reply.status, reply.error)
+            reply = self._reply(req, entry, api)
+        metrics.request_done(reply.route, req.method, reply.status,
+                             time.perf_counter() - started)
+        if not api or reply.error is not None:  # a proxied body writes its line when done
+            entry.write(reply.status, reply.error or "ok")
         start_response(f"{reply.status} {HTTP_STATUS_CODES.get(reply.status, 'UNKNOWN')}",
                        self._headers(reply, api))
         return reply.body
 
-    def _reply(self, req: Request, entry: AuditEntry | None) -> Reply:
+    def _reply(self, req: Request, entry: AuditEntry, api: bool) -> Reply:
         try:
             if request_header_bytes(req.environ) > self._rt.settings.max_header_bytes:
                 raise RequestHeaderFieldsTooLarge(
                     f"The request headers exceed {self._rt.settings.max_header_bytes} bytes.")
-            if entry is not None:
-                return self._api(req, entry)
-            return self._authz(req)
+            return self._api(req, entry) if api else self._authz(req, entry)
         except Exception as exc:  # noqa: BLE001 - every failure becomes its answer
             error = as_bff_error(exc)
-            response = render_error(error, entry is not None or wants_json(req))
+            response = render_error(error, api or wants_json(req))
             return Reply(response.status_code,
                          list(response.get_wsgi_headers(req.environ).items()),
                          response.get_app_iter(req.environ),
-                         route=self._label_after_error(req, entry), error=error.code)
+                         route=self._label_after_error(req, entry, api), error=error.code)
 
     def _api(self, req: Request, entry: AuditEntry) -> Reply:
         raw = raw_request_path(req.environ)
@@ -114,16 +111,17 @@ class HotPath:
         status, headers, body = forward(self._rt, req, match, entry)
         return Reply(status, headers, body, route=match.route.prefix)
 
-    def _authz(self, req: Request) -> Reply:
+    def _authz(self, req: Request, entry: AuditEntry) -> Reply:
         if req.method not in HTTP_METHODS:
             raise MethodNotAllowed(f"{req.method} is not allowed here.",
                                    headers={"Allow": ", ".join(HTTP_METHODS)})
-        _, headers = edge_authorization(self._rt, req)
+        headers = edge_authorization(self._rt, req, entry)
         return Reply(200, [*headers.items(), ("Content-Length", "0")], route=AUTHZ_ROUTE)
 
-    def _label_after_error(self, req: Request, entry: AuditEntry | None) -> str:
-        """The route label of a refused request: the route its path names, if any."""
-        if entry is None:
+    def _label_after_error(self, req: Request, entry: AuditEntry, api: bool) -> str:
+        """The metrics label of a refused request: for ``/api`` the route its path names, if
+        any; for ``/bff/authz`` the endpoint (the original URI is the edge's to vouch for)."""
+        if not api:
             return AUTHZ_ROUTE
         if entry.route != "-":
             return entry.route

@@ -145,9 +145,11 @@ class UpstreamBodyBroken(ConnectionAbortedError):
 
 
 class AuditEntry:
-    """One audit line per proxied request, written when its response body is done."""
+    """One audit line per proxied request (``proxy``), written when its response body is done,
+    or per forward-auth decision (``authz``, naming the edge's original request)."""
 
-    def __init__(self, method: str, path: str) -> None:
+    def __init__(self, method: str, path: str, kind: str = "proxy") -> None:
+        self.kind = kind
         self.method = method
         self.path = path
         self.started = time.perf_counter()
@@ -164,9 +166,9 @@ class AuditEntry:
         fields of an access line, and the proxy's own."""
         duration_ms = round((time.perf_counter() - self.started) * 1000, 1)
         audit.info(
-            "proxy method=%s route=%s status=%d outcome=%s duration_ms=%.1f upstream_ms=%s "
+            "%s method=%s route=%s status=%d outcome=%s duration_ms=%.1f upstream_ms=%s "
             "bytes_out=%d session=%s sub=%s",
-            self.method, self.route, status, outcome, duration_ms,
+            self.kind, self.method, self.route, status, outcome, duration_ms,
             "-" if self.upstream_ms is None else f"{self.upstream_ms:.1f}", self.bytes_out,
             self.session.handle[:16] if self.session else "-",
             self.session.sub if self.session else "-",

@@ -168,3 +168,35 @@ def test_metrics_label_unknown_methods_as_other(app: Flask) -> None:
     assert REGISTRY.get_sample_value("bff_requests_total", labels) == before + 1
     assert REGISTRY.get_sample_value("bff_requests_total", {**labels, "method": "PROPFIND"}) \
         is None
+
+
+def test_a_forward_auth_decision_is_one_audit_line_naming_the_original_request(
+        app: Flask, cookie: str, caplog: pytest.LogCaptureFixture) -> None:
+    client = app.test_client()
+    client.set_cookie("bff", cookie)
+    caplog.set_level(logging.INFO)
+    answer = client.get("/bff/authz", headers={**XHR, "X-Forwarded-Method": "HEAD",
+                                               "X-Forwarded-Uri": "/api/echo/7?q=secret"})
+    assert answer.status_code == 200
+    assert answer.headers["Authorization"] == "Bearer opaque-access-token"
+    [line] = audit_lines(caplog)
+    assert line.startswith("authz method=HEAD route=/api/echo status=200 outcome=ok")
+    assert line.endswith("sub=alice")
+    [record] = [r for r in caplog.records if r.name == "bff.audit"]
+    assert record.path == "/api/echo/7"  # type: ignore[attr-defined]
+    assert not [r for r in caplog.records if r.name == "bff.access"]
+
+
+def test_an_untrusted_caller_is_audited_as_itself_not_as_the_request_it_claims(
+        redis_server: RedisServer, upstream: http.server.ThreadingHTTPServer,
+        caplog: pytest.LogCaptureFixture) -> None:
+    client = make_app(redis_server.url, upstream).test_client()
+    caplog.set_level(logging.INFO)
+    answer = client.get("/bff/authz", environ_base={"REMOTE_ADDR": "203.0.113.9"},
+                        headers={**XHR, "X-Forwarded-Method": "DELETE",
+                                 "X-Forwarded-Uri": "/api/echo/claimed"})
+    assert answer.status_code == 403 and "Authorization" not in answer.headers
+    [line] = audit_lines(caplog)
+    assert line.startswith("authz method=GET route=- status=403 outcome=access_denied")
+    [record] = [r for r in caplog.records if r.name == "bff.audit"]
+    assert record.path == "/bff/authz"  # type: ignore[attr-defined]
