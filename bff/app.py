@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, Response, request
+from werkzeug.datastructures import Headers
 
 from bff import admin, endpoints, frontend, health, limits, proxy, user_sessions
 from bff.hot_path import HotPath
@@ -12,7 +13,7 @@ from bff.oidc import OidcClient
 from bff.responses import error_response
 from bff.runtime import Runtime
 from bff.sansio.proxy_rules import RouteTable
-from bff.sansio.security import BASE_HEADERS
+from bff.sansio.security import security_headers
 from bff.sealing import Sealer
 from bff.sessions import SessionStore
 from bff.settings import Settings, load_settings
@@ -59,8 +60,5 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def _security_headers(response: Response) -> Response:
-    for name, value in BASE_HEADERS.items():
-        response.headers.setdefault(name, value)
-    if request.path.startswith("/bff/"):
-        response.headers["Cache-Control"] = "no-store"
+    response.headers = Headers(security_headers(list(response.headers.items()), request.path))
     return response

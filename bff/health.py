@@ -13,12 +13,13 @@ from werkzeug.exceptions import RequestHeaderFieldsTooLarge
 
 from bff import metrics, tracing
 from bff.errors import BffError, ProviderUnavailable
-from bff.logs import configure_logging, current_request_id, write_access_line
+from bff.logs import configure_logging, current_request_id
 from bff.runtime import runtime
 from bff.sansio.proxy_rules import is_trusted, request_header_bytes
 from bff.settings import Settings
 
 blueprint = Blueprint("health", __name__)
+access_log = logging.getLogger("bff.access")
 log = logging.getLogger(__name__)
 
 MANAGEMENT_BODY_LIMIT = 64 * 1024
@@ -56,7 +57,11 @@ def _finish_request(response: Response) -> Response:
         g.trace_span.set_attribute("http.response.status_code", response.status_code)
     _count_logins_and_logouts(response, settings)
     response.headers["X-Request-ID"] = current_request_id()
-    write_access_line(request.method, request.path, route, response.status_code, elapsed)
+    access_log.info(
+        "%s %s %d %.1fms", request.method, request.path, response.status_code, elapsed * 1000,
+        extra={"method": request.method, "path": request.path, "route": route,
+               "status": response.status_code, "duration_ms": round(elapsed * 1000, 1)},
+    )
     return response
 
 

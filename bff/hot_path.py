@@ -28,7 +28,7 @@ from bff.proxy import AuditEntry, authorized_route, forward, method_refused, rou
 from bff.responses import as_bff_error, render_error, wants_json
 from bff.runtime import Runtime
 from bff.sansio.proxy_rules import is_trusted, raw_request_path, request_header_bytes
-from bff.sansio.security import BASE_HEADERS
+from bff.sansio.security import security_headers
 from bff.settings import HTTP_METHODS
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -36,7 +36,6 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 API_SPAN = "/api/<path:_path>"
 AUTHZ_ROUTE = "/bff/authz"
 UNMATCHED = "unmatched"
-_BASE = list(BASE_HEADERS.items())
 
 
 @dataclass
@@ -83,8 +82,12 @@ class HotPath:
                              time.perf_counter() - started)
         if not api or reply.error is not None:  # a proxied body writes its line when done
             entry.write(reply.status, reply.error or "ok")
+        # Ours replaces any request id the upstream sent.
+        headers = security_headers([(n, v) for n, v in reply.headers
+                                    if n.lower() != "x-request-id"], path)
+        headers.append(("X-Request-ID", current_request_id()))
         start_response(f"{reply.status} {HTTP_STATUS_CODES.get(reply.status, 'UNKNOWN')}",
-                       self._headers(reply, api))
+                       headers)
         return reply.body
 
     def _reply(self, req: Request, entry: AuditEntry, api: bool) -> Reply:
@@ -131,16 +134,3 @@ class HotPath:
             match = None
         entry.route = match.route.prefix if match is not None else "-"
         return match.route.prefix if match is not None else UNMATCHED
-
-    @staticmethod
-    def _headers(reply: Reply, api: bool) -> list[tuple[str, str]]:
-        """The reply's headers with the security headers it lacks, the request id, and for
-        ``/bff/authz`` never storable."""
-        replaced = {"x-request-id"} if api else {"x-request-id", "cache-control"}
-        headers = [(n, v) for n, v in reply.headers if n.lower() not in replaced]
-        present = {name.lower() for name, _ in headers}
-        if not api:
-            headers.append(("Cache-Control", "no-store"))
-        headers.extend(pair for pair in _BASE if pair[0].lower() not in present)
-        headers.append(("X-Request-ID", current_request_id()))
-        return headers

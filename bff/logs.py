@@ -72,17 +72,6 @@ def escape_controls(text: str) -> str:
     )
 
 
-access_log = logging.getLogger("bff.access")
-
-
-def write_access_line(method: str, path: str, route: str, status: int, seconds: float) -> None:
-    """The one line of a request the proxy does not audit: method, path, status, duration."""
-    duration_ms = round(seconds * 1000, 1)
-    access_log.info("%s %s %d %.1fms", method, path, status, seconds * 1000,
-                    extra={"method": method, "path": path, "route": route, "status": status,
-                           "duration_ms": duration_ms})
-
-
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("bff_request_id", default="-")
 
 

@@ -18,6 +18,19 @@ BASE_HEADERS = {
 }
 
 
+def security_headers(headers: Sequence[tuple[str, str]], path: str) -> list[tuple[str, str]]:
+    """An answer's headers as sent: the base security headers it lacks added, and under
+    ``/bff/`` (sessions, forward-auth's tokens) never storable. One rule for the answers Flask
+    serves and for those of ``bff.hot_path``."""
+    kept = list(headers)
+    if path.startswith("/bff/"):
+        kept = [(name, value) for name, value in kept if name.lower() != "cache-control"]
+        kept.append(("Cache-Control", "no-store"))
+    present = {name.lower() for name, _ in kept}
+    return kept + [(name, value) for name, value in BASE_HEADERS.items()
+                   if name.lower() not in present]
+
+
 def is_safe_return_url(value: str) -> bool:
     """Only a path on our own origin: no scheme, no host, no backslash tricks, no controls.
 

@@ -5,9 +5,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bff.sansio.security import (
+    BASE_HEADERS,
     csrf_problem,
     is_cross_site_navigation,
     is_safe_return_url,
+    security_headers,
     websocket_problem,
 )
 
@@ -75,3 +77,22 @@ def test_a_websocket_from_any_other_origin_is_refused(origin: str | None) -> Non
 @pytest.mark.parametrize("site", ["cross-site", "same-site", "none"])
 def test_a_websocket_the_browser_says_is_not_same_origin_is_refused(site: str) -> None:
     assert websocket_problem({"Origin": ORIGIN, "Sec-Fetch-Site": site}, ORIGIN)
+
+
+def test_security_headers_fill_gaps_and_keep_what_the_answer_set() -> None:
+    sent = security_headers([("x-frame-options", "SAMEORIGIN"), ("Cache-Control", "max-age=9")],
+                            "/api/orders")
+    assert ("x-frame-options", "SAMEORIGIN") in sent
+    assert [n for n, _ in sent if n.lower() == "x-frame-options"] == ["x-frame-options"]
+    assert ("Cache-Control", "max-age=9") in sent
+    for name, value in BASE_HEADERS.items():
+        if name != "X-Frame-Options":
+            assert (name, value) in sent
+
+
+@pytest.mark.parametrize("path", ["/bff/user", "/bff/authz", "/bff/authz/api/orders"])
+def test_nothing_under_bff_is_storable_whatever_the_answer_said(path: str) -> None:
+    sent = security_headers([("cache-control", "public, max-age=600"), ("Set-Cookie", "a=1"),
+                             ("Set-Cookie", "b=2")], path)
+    assert [v for n, v in sent if n.lower() == "cache-control"] == ["no-store"]
+    assert [v for n, v in sent if n == "Set-Cookie"] == ["a=1", "b=2"]
